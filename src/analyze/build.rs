@@ -1,0 +1,277 @@
+//! From a finished flow's facts to the owned [`ConnectionReport`].
+
+use crate::flow::{Flow, TcpEnd};
+use crate::report::model::*;
+use crate::tls::conn::TlsFacts;
+use crate::tls::names;
+use crate::x509::CertCache;
+
+/// Which direction index is the client: the ClientHello says so; failing that the SYN; failing
+/// that the side not on a followed port.
+pub fn client_dir(flow: &Flow, is_server_port: impl Fn(u16) -> bool) -> usize {
+    if let Some(c) = flow.tls.facts.client_dir {
+        return c;
+    }
+    if let Some(c) = flow.syn_from {
+        return c;
+    }
+    if is_server_port(flow.endpoints[1].port()) {
+        0
+    } else if is_server_port(flow.endpoints[0].port()) {
+        1
+    } else {
+        0
+    }
+}
+
+pub fn build(flow: &Flow, input: &str, client: usize, cache: &mut CertCache) -> ConnectionReport {
+    let f = &flow.tls.facts;
+    let server = 1 - client;
+    let side = |d: usize| {
+        if d == client {
+            Side::Client
+        } else {
+            Side::Server
+        }
+    };
+    let ch = f.client_hello.as_ref();
+    let sh = f
+        .server_hello
+        .as_ref()
+        .filter(|sh| !sh.is_hello_retry_request);
+    let tls13 = f.tls13();
+
+    let certs = |d: usize, cache: &mut CertCache| {
+        f.certificates[d]
+            .as_ref()
+            .map(|c| c.ders.iter().map(|der| cache.get(der)).collect::<Vec<_>>())
+    };
+    let server_certificates = certs(server, cache);
+    let client_certificates = certs(client, cache);
+    let truncated_certificate_messages = [client, server]
+        .iter()
+        .filter_map(|&d| {
+            let c = f.certificates[d].as_ref()?;
+            let (declared, seen) = c.truncated?;
+            Some(TruncatedMessage {
+                from: side(d),
+                message: "Certificate",
+                declared_length: declared,
+                seen_bytes: seen,
+                whole_certificates: c.ders.len(),
+            })
+        })
+        .collect();
+
+    let alerts: Vec<AlertReport> = f
+        .alerts
+        .iter()
+        .map(|a| AlertReport {
+            from: side(a.dir),
+            level: a.level.map(|l| match l {
+                1 => "warning",
+                2 => "fatal",
+                _ => "unknown",
+            }),
+            description: a.description.and_then(names::alert_name),
+            code: a.description,
+            encrypted: a.encrypted,
+        })
+        .collect();
+
+    let gaps: Vec<GapReport> = f
+        .gaps
+        .iter()
+        .map(|g| GapReport {
+            direction: if g.dir == client {
+                "client_to_server"
+            } else {
+                "server_to_client"
+            },
+            offset: g.offset,
+            missing_bytes: g.len,
+        })
+        .collect();
+
+    let completed = !tls13 && sh.is_some() && f.finished[0] && f.finished[1];
+    let resumed = match sh {
+        Some(sh) if tls13 => sh.pre_shared_key,
+        Some(sh) => {
+            completed
+                && f.certificates[server].is_none()
+                && !sh.session_id.is_empty()
+                && ch.is_some_and(|ch| ch.session_id == sh.session_id)
+        }
+        None => false,
+    };
+    let (handshake, outcome_reason) = outcome(flow, f, client, completed, tls13, &alerts);
+
+    let visibility = if tls13 {
+        Visibility::Encrypted
+    } else {
+        Visibility::Plaintext
+    };
+    let stats = [flow.reasm[0].stats, flow.reasm[1].stats];
+    ConnectionReport {
+        id: 0,
+        input: input.to_string(),
+        first_packet: flow.first_packet,
+        client: flow.endpoints[client].to_string(),
+        server: flow.endpoints[server].to_string(),
+        first_seen: flow.first_seen.to_rfc3339(),
+        tls_version: sh.and_then(|sh| names::version_name(sh.version())),
+        sni: ch.and_then(|c| c.sni.clone()),
+        alpn: ch.and_then(|c| c.alpn.clone()),
+        alpn_selected: sh.and_then(|s| s.alpn.clone()),
+        cipher_suite: sh.map(|s| names::cipher_suite_name(s.cipher_suite)),
+        cipher_suite_id: sh.map(|s| s.cipher_suite),
+        offered_tls_versions: ch
+            .map(|c| {
+                if c.supported_versions.is_empty() {
+                    names::version_name(c.legacy_version).into_iter().collect()
+                } else {
+                    c.supported_versions
+                        .iter()
+                        .filter_map(|v| names::version_name(*v))
+                        .collect()
+                }
+            })
+            .unwrap_or_default(),
+        offered_cipher_suites: ch
+            .map(|c| {
+                c.cipher_suites
+                    .iter()
+                    .filter(|cs| *cs & 0x0f0f != 0x0a0a)
+                    .map(|cs| names::cipher_suite_name(*cs))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        server_certificates,
+        client_certificates,
+        truncated_certificate_messages,
+        certificate_request: f
+            .certificate_request
+            .as_ref()
+            .map(|cr| CertificateRequestReport {
+                ca_names: cr.ca_names.clone(),
+                signature_algorithms: cr
+                    .signature_algorithms
+                    .iter()
+                    .map(|s| names::signature_scheme_name(*s))
+                    .collect(),
+                certificate_types: cr
+                    .certificate_types
+                    .iter()
+                    .map(|t| names::certificate_type_name(*t))
+                    .collect(),
+            }),
+        alerts,
+        handshake,
+        visibility,
+        resumed,
+        gaps,
+        tcp: TcpReport {
+            syn_seen: flow.reasm[0].syn_seen || flow.reasm[1].syn_seen,
+            end: match flow.tcp_end() {
+                TcpEnd::Fin => "fin",
+                TcpEnd::Reset => "reset",
+                TcpEnd::Open => "open",
+            },
+            retransmitted_segments: stats[0].retransmitted + stats[1].retransmitted,
+            out_of_order_segments: stats[0].out_of_order + stats[1].out_of_order,
+            dropped_segments: stats[0].dropped_by_cap + stats[1].dropped_by_cap,
+        },
+        encrypted_records: tls13.then(|| EncryptedRecords {
+            client: f.encrypted_records[client].clone(),
+            server: f.encrypted_records[server].clone(),
+        }),
+        outcome_reason,
+        notes: f.notes.clone(),
+    }
+}
+
+fn outcome(
+    flow: &Flow,
+    f: &TlsFacts,
+    client: usize,
+    completed: bool,
+    tls13: bool,
+    alerts: &[AlertReport],
+) -> (Handshake, String) {
+    let who = |s: Side| match s {
+        Side::Client => "client",
+        Side::Server => "server",
+    };
+    if !completed {
+        if let Some(a) = alerts.iter().find(|a| a.level == Some("fatal")) {
+            return (
+                Handshake::Failed,
+                format!(
+                    "{} sent fatal alert {} ({})",
+                    who(a.from),
+                    a.description.unwrap_or("unknown"),
+                    a.code.map(|c| c.to_string()).unwrap_or_default()
+                ),
+            );
+        }
+        // An encrypted TLS ≤ 1.2 alert is a failure only while no application data has
+        // flowed and the handshake is unfinished; after that it is the close_notify of a
+        // connection whose handshake began before the capture did.
+        let finished_both = f.finished[0] && f.finished[1];
+        let app_data = f.app_data[0] || f.app_data[1];
+        if !tls13 && !finished_both && !app_data {
+            if let Some(a) = alerts.iter().find(|a| a.encrypted) {
+                return (
+                    Handshake::Failed,
+                    format!(
+                        "{} sent an encrypted alert before the handshake completed",
+                        who(a.from)
+                    ),
+                );
+            }
+        }
+    }
+    if completed {
+        return (
+            Handshake::Completed,
+            "both sides sent ChangeCipherSpec and Finished".into(),
+        );
+    }
+    if tls13 {
+        return (
+            Handshake::Unknown,
+            "TLS 1.3: everything after ServerHello is encrypted; give the key log (--keylog) to see certificates and outcome"
+                .into(),
+        );
+    }
+    let missing: u64 = f.gaps.iter().map(|g| g.len).sum();
+    let end = match flow.rst_from {
+        Some(d) => format!(
+            "connection reset by the {}",
+            if d == client { "client" } else { "server" }
+        ),
+        None if flow.fin[0] || flow.fin[1] => "connection closed".to_string(),
+        None if flow.abandoned.is_some() => {
+            format!("flow given up: {}", flow.abandoned.unwrap_or(""))
+        }
+        None => "capture ended".to_string(),
+    };
+    let stage = if f.server_hello.is_none() && f.finished[0] && f.finished[1] {
+        "; the capture began after the handshake started (no ClientHello/ServerHello), then both sides sent Finished"
+    } else if f.client_hello.is_none() && f.server_hello.is_none() {
+        "before any handshake message"
+    } else if f.server_hello.is_none() {
+        "after ClientHello, before ServerHello"
+    } else {
+        "before both Finished messages"
+    };
+    let mut reason = if stage.starts_with(';') {
+        format!("{end}{stage}")
+    } else {
+        format!("{end} {stage}")
+    };
+    if missing > 0 {
+        reason.push_str(&format!("; {missing} bytes missing from the capture"));
+    }
+    (Handshake::Incomplete, reason)
+}

@@ -1,0 +1,315 @@
+//! The offline pipeline: inputs → packets → flows → handshakes → connection reports.
+
+mod build;
+
+use std::net::SocketAddr;
+
+use crate::flow::{
+    Flow, FlowKey, FlowTable, Slot, IDLE_TIMEOUT_SECS, MAX_BUFFERED_BYTES, MAX_FLOWS,
+};
+use crate::report::model::{ConnectionReport, InputReport, Warning};
+use crate::source::{self, CaptureStats, Event, Packet, Timestamp};
+use crate::tls::record::{plausible_header, CT_HANDSHAKE};
+use crate::wire::{self, linktype, Skip};
+use crate::x509::CertCache;
+
+/// Kubernetes control-plane ports: apiserver, kubelet, etcd client/peer, controller-manager
+/// and scheduler secure ports.
+pub const DEFAULT_PORTS: &[u16] = &[6443, 10250, 2379, 2380, 10257, 10259];
+
+/// How long a tombstone outlives its flow's last packet (capture time). Long enough to
+/// swallow the trailing packets of a finished connection, short enough to stay small.
+const TOMBSTONE_SECS: i64 = 60;
+/// Capture-time interval between sweeps of idle flows.
+const SWEEP_EVERY_SECS: i64 = 10;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub ports: Vec<u16>,
+    /// Follow TLS on any port, recognised by a handshake record at the start of a flow.
+    pub any_port: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            ports: DEFAULT_PORTS.to_vec(),
+            any_port: false,
+        }
+    }
+}
+
+/// Runs inputs through the pipeline; reports go to a sink as each handshake is decided.
+pub struct Analyzer {
+    any_port: bool,
+    ports: Box<[u64; 1024]>,
+    cache: CertCache,
+    pub warnings: Vec<Warning>,
+}
+
+/// What the per-packet path updates for the input being read.
+struct Run<'a> {
+    input: &'a str,
+    table: FlowTable,
+    report: InputReport,
+    unsupported_warned: Vec<u16>,
+}
+
+impl Analyzer {
+    pub fn new(opts: &Options) -> Self {
+        let mut ports = Box::new([0u64; 1024]);
+        for &p in &opts.ports {
+            ports[usize::from(p >> 6)] |= 1 << (p & 63);
+        }
+        Analyzer {
+            any_port: opts.any_port,
+            ports,
+            cache: CertCache::default(),
+            warnings: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn is_port(&self, p: u16) -> bool {
+        self.ports[usize::from(p >> 6)] & (1 << (p & 63)) != 0
+    }
+
+    /// Analyze one input ("-" is stdin). Every connection is handed to `sink` when its
+    /// handshake is decided or the input ends. Problems with the input are recorded in the
+    /// returned report (and in `warnings`), never raised: results found before a problem
+    /// are kept.
+    pub fn analyze_input(
+        &mut self,
+        path: &str,
+        sink: &mut dyn FnMut(ConnectionReport),
+    ) -> InputReport {
+        let mut run = Run {
+            input: path,
+            table: FlowTable::default(),
+            report: InputReport {
+                path: path.to_string(),
+                ..Default::default()
+            },
+            unsupported_warned: Vec::new(),
+        };
+        let mut stats = CaptureStats::default();
+        let result = source::open_input(path).and_then(|input| {
+            run.report.gzip = input.gzip;
+            source::read_capture(&input.name, input.reader, &mut stats, |ev| match ev {
+                Event::Packet(p) => self.on_packet(&mut run, &p, sink),
+                // Key logs are used once TLS 1.3 decryption lands; until then they are
+                // recognised and counted.
+                Event::TlsKeyLog(_) => {}
+            })
+        });
+        if let Err(e) = result {
+            run.report.error = Some(e.to_string());
+            self.warn(path, None, None, e.to_string());
+        }
+        run.report.format = stats.format.map(|f| match f {
+            source::CaptureFormat::Pcap => "pcap",
+            source::CaptureFormat::Pcapng => "pcapng",
+        });
+        run.report.nanosecond = stats.nanosecond;
+        run.report.big_endian = stats.big_endian;
+        run.report.link_types = stats
+            .link_types
+            .iter()
+            .map(|&l| linktype::name(l))
+            .collect();
+        run.report.packets = stats.packets;
+        run.report.bytes = stats.bytes;
+        if let Some(off) = stats.truncated_at {
+            run.report.truncated_at = Some(off);
+            self.warn(
+                path,
+                Some(stats.packets),
+                Some(off),
+                format!(
+                    "capture ends in the middle of a record at byte {off} (after packet {}): \
+                     the file was cut off (tcpdump killed?); everything before the cut is reported",
+                    stats.packets
+                ),
+            );
+        }
+        // The input is over: finish every open flow, in order of first packet.
+        let mut open: Vec<FlowKey> = run
+            .table
+            .map
+            .iter()
+            .filter(|(_, s)| matches!(s, Slot::Active(_)))
+            .map(|(k, _)| *k)
+            .collect();
+        open.sort_by_key(|k| match run.table.map.get(k) {
+            Some(Slot::Active(f)) => f.first_packet,
+            _ => 0,
+        });
+        for key in open {
+            self.finish_flow(&mut run, key, None, sink);
+        }
+        run.report
+    }
+
+    fn warn(&mut self, input: &str, packet: Option<u64>, offset: Option<u64>, message: String) {
+        self.warnings.push(Warning {
+            input: input.to_string(),
+            packet,
+            offset,
+            message,
+        });
+    }
+
+    fn on_packet(
+        &mut self,
+        run: &mut Run<'_>,
+        p: &Packet<'_>,
+        sink: &mut dyn FnMut(ConnectionReport),
+    ) {
+        let seg = match wire::decode(p.linktype, p.data) {
+            Ok(s) => s,
+            Err(Skip::NotTcp) => return,
+            Err(Skip::Malformed) => {
+                run.report.frames_malformed += 1;
+                return;
+            }
+            Err(Skip::UnsupportedLink) => {
+                run.report.frames_unsupported_link += 1;
+                if !run.unsupported_warned.contains(&p.linktype) {
+                    run.unsupported_warned.push(p.linktype);
+                    let msg = format!(
+                        "link type {} is not supported; its frames are skipped (supported: Ethernet, \
+                         Linux SLL/SLL2, NULL/LOOP, raw IPv4/IPv6)",
+                        linktype::name(p.linktype)
+                    );
+                    self.warn(run.input, Some(p.number), None, msg);
+                }
+                return;
+            }
+        };
+        if !self.any_port && !self.is_port(seg.src_port) && !self.is_port(seg.dst_port) {
+            return;
+        }
+        let src = SocketAddr::new(seg.src, seg.src_port);
+        let dst = SocketAddr::new(seg.dst, seg.dst_port);
+        let key = FlowKey::new((seg.src, seg.src_port), (seg.dst, seg.dst_port));
+        let new_connection = seg.flags.syn && !seg.flags.ack;
+        match run.table.map.get_mut(&key) {
+            Some(Slot::Done { last_seen, syn_isn }) => {
+                if !new_connection || *syn_isn == Some(seg.seq) {
+                    *last_seen = p.ts;
+                    return;
+                }
+                // The 4-tuple was reused by a new connection.
+            }
+            Some(Slot::Active(_)) => {}
+            None => {
+                let starts_tls = seg.payload.len() >= 5
+                    && seg.payload[0] == CT_HANDSHAKE
+                    && plausible_header(seg.payload);
+                let worth = if self.any_port {
+                    new_connection || starts_tls
+                } else {
+                    new_connection || !seg.payload.is_empty()
+                };
+                if !worth {
+                    return;
+                }
+            }
+        }
+        run.report.tcp_segments_followed += 1;
+        if !matches!(run.table.map.get(&key), Some(Slot::Active(_))) {
+            if run.table.active >= MAX_FLOWS {
+                run.report.flows_dropped_by_cap += 1;
+                return;
+            }
+            run.table.map.insert(
+                key,
+                Slot::Active(Box::new(Flow::new(src, dst, p.number, p.ts))),
+            );
+            run.table.active += 1;
+        }
+        let Some(Slot::Active(flow)) = run.table.map.get_mut(&key) else {
+            return;
+        };
+        let d = flow.dir_of(src);
+        let before = flow.buffered_bytes();
+        let ack = seg.flags.ack.then_some(seg.ack);
+        flow.on_segment(
+            d,
+            p.ts,
+            seg.seq,
+            ack,
+            seg.flags.syn,
+            seg.flags.fin,
+            seg.flags.rst,
+            seg.payload,
+        );
+        let after = flow.buffered_bytes();
+        run.table.buffered = (run.table.buffered + after).saturating_sub(before);
+        if flow.is_done() {
+            self.finish_flow(run, key, None, sink);
+        } else if run.table.buffered > MAX_BUFFERED_BYTES {
+            run.report.flows_dropped_by_cap += 1;
+            self.finish_flow(run, key, Some("the global buffer cap was reached"), sink);
+        }
+        if p.ts.secs - run.table.last_sweep.secs >= SWEEP_EVERY_SECS {
+            self.sweep(run, p.ts, sink);
+        }
+    }
+
+    /// Finish flows idle past the timeout and forget old tombstones.
+    fn sweep(&mut self, run: &mut Run<'_>, now: Timestamp, sink: &mut dyn FnMut(ConnectionReport)) {
+        run.table.last_sweep = now;
+        let mut idle: Vec<(u64, FlowKey)> = Vec::new();
+        run.table.map.retain(|k, s| match s {
+            Slot::Done { last_seen, .. } => now.secs - last_seen.secs < TOMBSTONE_SECS,
+            Slot::Active(f) => {
+                if now.as_secs_f64() - f.last_seen.as_secs_f64() > IDLE_TIMEOUT_SECS {
+                    idle.push((f.first_packet, *k));
+                }
+                true
+            }
+        });
+        idle.sort_by_key(|(n, _)| *n);
+        for (_, key) in idle {
+            self.finish_flow(run, key, Some("idle timeout"), sink);
+        }
+    }
+
+    fn finish_flow(
+        &mut self,
+        run: &mut Run<'_>,
+        key: FlowKey,
+        abandoned: Option<&'static str>,
+        sink: &mut dyn FnMut(ConnectionReport),
+    ) {
+        let Some(Slot::Active(mut flow)) = run.table.map.remove(&key) else {
+            return;
+        };
+        run.table.active -= 1;
+        run.table.buffered = run.table.buffered.saturating_sub(flow.buffered_bytes());
+        flow.abandoned = abandoned;
+        flow.finish();
+        run.table.map.insert(
+            key,
+            Slot::Done {
+                last_seen: flow.last_seen,
+                syn_isn: flow.syn_isn,
+            },
+        );
+        if !flow.is_reportable() {
+            let f = &flow.tls.facts;
+            if f.not_tls[0] || f.not_tls[1] {
+                run.report.flows_not_tls += 1;
+            } else {
+                run.report.flows_without_handshake += 1;
+            }
+            return;
+        }
+        let ports = &self.ports;
+        let client =
+            build::client_dir(&flow, |p| ports[usize::from(p >> 6)] & (1 << (p & 63)) != 0);
+        let report = build::build(&flow, run.input, client, &mut self.cache);
+        sink(report);
+    }
+}

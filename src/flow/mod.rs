@@ -1,0 +1,256 @@
+//! TCP flows: the table of connections being followed, and per-direction reassembly.
+//!
+//! A flow holds only what its handshake needs. Once the handshake's outcome is known the
+//! flow's buffers are freed and a tombstone remains, so that the bulk data that follows is
+//! rejected by one hash lookup.
+
+pub mod reassembly;
+
+use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, SocketAddr};
+
+use rustc_hash::FxHashMap;
+
+use crate::source::Timestamp;
+use crate::tls::conn::TlsConnection;
+pub use reassembly::{Chunk, DirStats, Reassembler};
+
+/// Active flows followed at once. Beyond this, new flows are counted and not followed, so a
+/// SYN flood or a port scan in the capture cannot exhaust memory.
+pub const MAX_FLOWS: usize = 65_536;
+/// Bytes buffered across all flows (out-of-order segments, partial records and messages).
+/// A flow that would push the total past it is given up and reported as incomplete.
+pub const MAX_BUFFERED_BYTES: usize = 48 * 1024 * 1024;
+/// A flow idle this long (capture time) is finished as it stands.
+pub const IDLE_TIMEOUT_SECS: f64 = 300.0;
+/// A flow that started before the capture gets this many data segments to show a TLS
+/// handshake record before it is given up as established (bulk data only).
+pub const MIDSTREAM_BUDGET: u32 = 8;
+
+/// Unordered pair of endpoints: both directions of a connection map to one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowKey {
+    lo: (IpAddr, u16),
+    hi: (IpAddr, u16),
+}
+
+impl Hash for FlowKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Ports first: cheapest to mix and the most discriminating on a busy node.
+        state.write_u32((u32::from(self.lo.1) << 16) | u32::from(self.hi.1));
+        self.lo.0.hash(state);
+        self.hi.0.hash(state);
+    }
+}
+
+impl FlowKey {
+    pub fn new(a: (IpAddr, u16), b: (IpAddr, u16)) -> Self {
+        if a <= b {
+            FlowKey { lo: a, hi: b }
+        } else {
+            FlowKey { lo: b, hi: a }
+        }
+    }
+}
+
+/// How the TCP connection ended, as far as the capture shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpEnd {
+    Fin,
+    Reset,
+    Open,
+}
+
+#[derive(Debug)]
+pub struct Flow {
+    /// `endpoints[d]` sends the packets of direction d.
+    pub endpoints: [SocketAddr; 2],
+    pub first_packet: u64,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub reasm: [Reassembler; 2],
+    pub tls: TlsConnection,
+    /// Direction that sent a SYN without ACK (the TCP client), and its ISN.
+    pub syn_from: Option<usize>,
+    pub syn_isn: Option<u32>,
+    pub fin: [bool; 2],
+    pub rst_from: Option<usize>,
+    started: [bool; 2],
+    midstream_segments: u32,
+    /// Set when the flow was cut short by a memory cap or the idle timeout.
+    pub abandoned: Option<&'static str>,
+}
+
+impl Flow {
+    pub fn new(src: SocketAddr, dst: SocketAddr, number: u64, ts: Timestamp) -> Self {
+        Flow {
+            endpoints: [src, dst],
+            first_packet: number,
+            first_seen: ts,
+            last_seen: ts,
+            reasm: [Reassembler::default(), Reassembler::default()],
+            tls: TlsConnection::new([true, true]),
+            syn_from: None,
+            syn_isn: None,
+            fin: [false, false],
+            rst_from: None,
+            started: [false, false],
+            midstream_segments: 0,
+            abandoned: None,
+        }
+    }
+
+    pub fn dir_of(&self, src: SocketAddr) -> usize {
+        usize::from(src != self.endpoints[0])
+    }
+
+    pub fn buffered_bytes(&self) -> usize {
+        self.reasm[0].buffered_bytes() + self.reasm[1].buffered_bytes() + self.tls.buffered_bytes()
+    }
+
+    pub fn tcp_end(&self) -> TcpEnd {
+        if self.rst_from.is_some() {
+            TcpEnd::Reset
+        } else if self.fin[0] || self.fin[1] {
+            TcpEnd::Fin
+        } else {
+            TcpEnd::Open
+        }
+    }
+
+    /// Feed one segment of direction `d`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_segment(
+        &mut self,
+        d: usize,
+        ts: Timestamp,
+        seq: u32,
+        ack: Option<u32>,
+        syn: bool,
+        fin: bool,
+        rst: bool,
+        payload: &[u8],
+    ) {
+        self.last_seen = ts;
+        if syn {
+            self.reasm[d].on_syn(seq);
+            if ack.is_none() {
+                self.syn_from = Some(d);
+                self.syn_isn = Some(seq);
+            }
+        }
+        let Flow {
+            reasm,
+            tls,
+            started,
+            ..
+        } = self;
+        if let Some(ack) = ack {
+            let o = 1 - d;
+            reasm[o].on_peer_ack(ack, &mut |c| deliver(tls, started, o, c, false));
+        }
+        if !payload.is_empty() {
+            let syn_seen = reasm[d].syn_seen;
+            reasm[d].on_segment(seq, payload, fin, &mut |c| {
+                deliver(tls, started, d, c, syn_seen)
+            });
+            if !reasm[0].syn_seen && !reasm[1].syn_seen {
+                self.midstream_segments += 1;
+            }
+        } else if fin {
+            reasm[d].on_segment(seq, payload, fin, &mut |_| {});
+        }
+        if fin {
+            self.fin[d] = true;
+        }
+        if rst {
+            self.rst_from = Some(d);
+        }
+    }
+
+    /// Nothing more about this handshake can be learned from further packets.
+    pub fn is_done(&self) -> bool {
+        self.tls.is_done()
+            || self.rst_from.is_some()
+            || (self.fin[0] && self.fin[1])
+            || self.is_not_tls()
+    }
+
+    /// The flow carries no TLS handshake worth reporting: its bytes are not TLS, or it was
+    /// established before the capture and shows only bulk data.
+    pub fn is_not_tls(&self) -> bool {
+        let f = &self.tls.facts;
+        let any_hs = f.handshake_seen[0] || f.handshake_seen[1];
+        (!any_hs && (f.not_tls[0] || f.not_tls[1]))
+            || (!any_hs && self.midstream_segments >= MIDSTREAM_BUDGET)
+    }
+
+    /// Worth a connection report: a handshake record was seen, or the connection was seen
+    /// being opened (a SYN; then even a refused or silent connection is a finding). A flow
+    /// already open when the capture started that showed no handshake is not.
+    pub fn is_reportable(&self) -> bool {
+        let f = &self.tls.facts;
+        let any_hs = f.handshake_seen[0] || f.handshake_seen[1];
+        any_hs
+            || ((self.reasm[0].syn_seen || self.reasm[1].syn_seen)
+                && !(f.not_tls[0] || f.not_tls[1]))
+    }
+
+    /// Deliver everything still held, with holes reported, before reporting the flow.
+    pub fn finish(&mut self) {
+        let Flow {
+            reasm,
+            tls,
+            started,
+            ..
+        } = self;
+        for d in 0..2 {
+            let syn_seen = reasm[d].syn_seen;
+            reasm[d].finish(&mut |c| deliver(tls, started, d, c, syn_seen));
+        }
+        tls.release();
+    }
+}
+
+fn deliver(
+    tls: &mut TlsConnection,
+    started: &mut [bool; 2],
+    d: usize,
+    c: Chunk<'_>,
+    syn_seen: bool,
+) {
+    if !started[d] {
+        started[d] = true;
+        if !syn_seen {
+            tls.start_midstream(d);
+        }
+    }
+    match c {
+        Chunk::Data {
+            bytes,
+            segment_start,
+        } => tls.on_data(d, bytes, segment_start),
+        Chunk::Gap { offset, len } => tls.on_gap(d, offset, len),
+    }
+}
+
+/// What the table holds for a key.
+#[derive(Debug)]
+pub enum Slot {
+    Active(Box<Flow>),
+    /// Handshake reported (or flow given up); later packets are ignored. `syn_isn` is the
+    /// client's initial sequence number: a SYN with the same one is a duplicate (the same
+    /// packet captured on a second interface), not a new connection on a reused 4-tuple.
+    Done {
+        last_seen: Timestamp,
+        syn_isn: Option<u32>,
+    },
+}
+
+#[derive(Debug, Default)]
+pub struct FlowTable {
+    pub map: FxHashMap<FlowKey, Slot>,
+    pub active: usize,
+    pub buffered: usize,
+    pub last_sweep: Timestamp,
+}

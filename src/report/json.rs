@@ -1,0 +1,63 @@
+//! JSON (one document) and JSON Lines (one object per connection as it is decided, then a
+//! closing summary object).
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::model::{ConnectionReport, InputReport, Meta, Report, Summary, Warning};
+use crate::error::OutputError;
+
+pub fn write_json(report: &Report, out: &mut dyn Write) -> Result<(), OutputError> {
+    serde_json::to_writer_pretty(&mut *out, report)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct ConnectionLine<'a> {
+    record: &'static str,
+    #[serde(flatten)]
+    connection: &'a ConnectionReport,
+}
+
+#[derive(Serialize)]
+struct SummaryLine<'a> {
+    record: &'static str,
+    certwire: &'a Meta,
+    inputs: &'a [InputReport],
+    warnings: &'a [Warning],
+    summary: &'a Summary,
+}
+
+/// One line for one connection, flushed so that a follower (`tail -f`, a log shipper) sees
+/// it at once.
+pub fn write_jsonl_connection(
+    c: &ConnectionReport,
+    out: &mut dyn Write,
+) -> Result<(), OutputError> {
+    serde_json::to_writer(
+        &mut *out,
+        &ConnectionLine {
+            record: "connection",
+            connection: c,
+        },
+    )?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}
+
+pub fn write_jsonl_summary(report: &Report, out: &mut dyn Write) -> Result<(), OutputError> {
+    let line = SummaryLine {
+        record: "summary",
+        certwire: &report.certwire,
+        inputs: &report.inputs,
+        warnings: &report.warnings,
+        summary: &report.summary,
+    };
+    serde_json::to_writer(&mut *out, &line)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! Markdown for incident tickets: one section per connection, certificates as a table with
+//! full serials and fingerprints in code spans so they survive copy-paste.
+
+use std::io::Write;
+
+use super::model::*;
+use super::text::*;
+use crate::error::OutputError;
+
+/// Characters that would break a table cell or be taken as markup.
+fn cell(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('\n', " ")
+        .replace('*', "\\*")
+        .replace('_', "\\_")
+}
+
+fn code(s: &str) -> String {
+    format!("`{}`", s.replace('`', "'"))
+}
+
+pub fn write_markdown(report: &Report, out: &mut dyn Write) -> Result<(), OutputError> {
+    writeln!(out, "# certwire report\n")?;
+    writeln!(
+        out,
+        "| input | format | link types | packets | connections |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|")?;
+    for i in &report.inputs {
+        let n = report
+            .connections
+            .iter()
+            .filter(|c| c.input == i.path)
+            .count();
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            code(&i.path),
+            i.format.unwrap_or("unreadable"),
+            i.link_types.join(", "),
+            i.packets,
+            n
+        )?;
+    }
+    let s = &report.summary;
+    writeln!(
+        out,
+        "\n**{} connection(s)**: {} completed, {} failed, {} incomplete, {} unknown (encrypted: {}, with capture gaps: {}).\n",
+        s.connections, s.completed, s.failed, s.incomplete, s.unknown, s.encrypted, s.with_gaps
+    )?;
+    if !report.warnings.is_empty() {
+        writeln!(out, "## Warnings\n")?;
+        for w in &report.warnings {
+            writeln!(out, "- {}: {}", code(&w.input), cell(&w.message))?;
+        }
+        writeln!(out)?;
+    }
+    for c in &report.connections {
+        writeln!(
+            out,
+            "## #{} {} → {} — {}\n",
+            c.id,
+            code(&c.client),
+            code(&c.server),
+            outcome_label(c.handshake)
+        )?;
+        writeln!(out, "| | |\n|---|---|")?;
+        writeln!(
+            out,
+            "| first seen | {} (packet {}) |",
+            c.first_seen, c.first_packet
+        )?;
+        writeln!(out, "| TLS | {} |", c.tls_version.unwrap_or("?"))?;
+        writeln!(
+            out,
+            "| cipher suite | {} |",
+            cell(c.cipher_suite.as_deref().unwrap_or("-"))
+        )?;
+        writeln!(out, "| SNI | {} |", cell(c.sni.as_deref().unwrap_or("-")))?;
+        writeln!(
+            out,
+            "| ALPN | {}{} |",
+            cell(
+                &c.alpn
+                    .as_ref()
+                    .map(|a| a.join(", "))
+                    .unwrap_or_else(|| "-".into())
+            ),
+            c.alpn_selected
+                .as_ref()
+                .map(|a| format!(" → {}", cell(a)))
+                .unwrap_or_default()
+        )?;
+        writeln!(
+            out,
+            "| handshake | {} — {} |",
+            outcome_label(c.handshake),
+            cell(&c.outcome_reason)
+        )?;
+        if let Some(cr) = &c.certificate_request {
+            writeln!(
+                out,
+                "| client certificate requested | acceptable CAs: {} |",
+                cell(&list_or_dash(&cr.ca_names))
+            )?;
+        }
+        for a in &c.alerts {
+            writeln!(out, "| alert | {} |", cell(&alert_text(a)))?;
+        }
+        for g in &c.gaps {
+            writeln!(out, "| gap | {} |", cell(&gap_text(g)))?;
+        }
+        for t in &c.truncated_certificate_messages {
+            writeln!(out, "| incomplete chain | {} |", cell(&truncation_text(t)))?;
+        }
+        writeln!(out)?;
+        for (side, certs, label) in [
+            (Side::Server, &c.server_certificates, "Server"),
+            (Side::Client, &c.client_certificates, "Client"),
+        ] {
+            match certs {
+                Some(v) if !v.is_empty() => {
+                    writeln!(out, "{label} certificates:\n")?;
+                    writeln!(
+                        out,
+                        "| # | subject | issuer | serial | valid | key | EKU | SAN | sha256 |"
+                    )?;
+                    writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
+                    for (i, cert) in v.iter().enumerate() {
+                        writeln!(
+                            out,
+                            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                            i,
+                            cell(cert.subject.as_deref().unwrap_or("(unparsable)")),
+                            cell(cert.issuer.as_deref().unwrap_or("")),
+                            code(cert.serial.as_deref().unwrap_or("")),
+                            cell(&validity(cert)),
+                            cell(cert.public_key.as_deref().unwrap_or("")),
+                            cell(&list_or_dash(&cert.extended_key_usage)),
+                            cell(&list_or_dash(&cert.san)),
+                            code(&cert.sha256)
+                        )?;
+                    }
+                    writeln!(out)?;
+                }
+                _ => {
+                    if let Some(text) = chain_absence(certs, c, side) {
+                        writeln!(out, "{label}: {}\n", cell(&text))?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}

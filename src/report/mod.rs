@@ -1,0 +1,20 @@
+//! Reports: the owned model and one renderer per format, each writing to any `io::Write`.
+
+pub mod json;
+pub mod markdown;
+pub mod model;
+pub mod table;
+mod text;
+
+/// Output formats of `certwire analyze`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable tables on the terminal.
+    Table,
+    /// One JSON document (docs/report-schema.md).
+    Json,
+    /// One JSON object per connection as its handshake is decided, then a summary object.
+    Jsonl,
+    /// Markdown for pasting into a ticket.
+    Markdown,
+}

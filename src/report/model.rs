@@ -1,0 +1,210 @@
+//! The report: owned, serialisable, and the public JSON schema (docs/report-schema.md).
+//! Renderers read only this model.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::x509::CertSummary;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub certwire: Meta,
+    pub inputs: Vec<InputReport>,
+    pub connections: Vec<ConnectionReport>,
+    pub warnings: Vec<Warning>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Meta {
+    pub version: &'static str,
+    pub schema: u32,
+}
+
+impl Default for Meta {
+    fn default() -> Self {
+        Meta {
+            version: env!("CARGO_PKG_VERSION"),
+            schema: SCHEMA_VERSION,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct InputReport {
+    pub path: String,
+    /// "pcap" or "pcapng"; null when the input could not be read as a capture.
+    pub format: Option<&'static str>,
+    pub gzip: bool,
+    pub nanosecond: bool,
+    pub big_endian: bool,
+    pub link_types: Vec<String>,
+    pub packets: u64,
+    pub bytes: u64,
+    /// TCP segments on the followed ports (or, with --any-port, in TLS-looking flows).
+    pub tcp_segments_followed: u64,
+    /// Flows that began before the capture and showed no handshake (bulk data only).
+    pub flows_without_handshake: u64,
+    /// Flows on the followed ports whose bytes are not TLS.
+    pub flows_not_tls: u64,
+    /// Flows not followed, or given up, because a memory cap was reached.
+    pub flows_dropped_by_cap: u64,
+    pub frames_unsupported_link: u64,
+    pub frames_malformed: u64,
+    /// Byte offset where the file was cut off in the middle of a record, if it was.
+    pub truncated_at: Option<u64>,
+    /// Why the input could not be used (or stopped being usable), if so.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Warning {
+    pub input: String,
+    pub packet: Option<u64>,
+    pub offset: Option<u64>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Handshake {
+    Completed,
+    Failed,
+    Incomplete,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    Plaintext,
+    Decrypted,
+    Encrypted,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Client,
+    Server,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionReport {
+    /// 1-based position in this report.
+    pub id: usize,
+    pub input: String,
+    /// Packet number (as tshark counts) of the connection's first packet in the capture.
+    pub first_packet: u64,
+    pub client: String,
+    pub server: String,
+    pub first_seen: String,
+    pub tls_version: Option<&'static str>,
+    pub sni: Option<String>,
+    /// ALPN protocols the client offered.
+    pub alpn: Option<Vec<String>>,
+    /// ALPN protocol the server selected (ServerHello or decrypted EncryptedExtensions).
+    pub alpn_selected: Option<String>,
+    pub cipher_suite: Option<String>,
+    pub cipher_suite_id: Option<u16>,
+    pub offered_tls_versions: Vec<&'static str>,
+    pub offered_cipher_suites: Vec<String>,
+    pub server_certificates: Option<Vec<Arc<CertSummary>>>,
+    pub client_certificates: Option<Vec<Arc<CertSummary>>>,
+    /// Certificate messages cut by missing bytes: the arrays above then hold only the
+    /// certificates that arrived whole.
+    pub truncated_certificate_messages: Vec<TruncatedMessage>,
+    pub certificate_request: Option<CertificateRequestReport>,
+    pub alerts: Vec<AlertReport>,
+    pub handshake: Handshake,
+    pub visibility: Visibility,
+    /// The session was resumed (no certificates are exchanged in a resumption).
+    pub resumed: bool,
+    pub gaps: Vec<GapReport>,
+    pub tcp: TcpReport,
+    /// TLS 1.3 without keys: lengths of the encrypted records each side sent, in order.
+    pub encrypted_records: Option<EncryptedRecords>,
+    /// Why the outcome is what it is, in one line.
+    pub outcome_reason: String,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TruncatedMessage {
+    pub from: Side,
+    pub message: &'static str,
+    pub declared_length: usize,
+    pub seen_bytes: usize,
+    /// How many certificates arrived whole.
+    pub whole_certificates: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CertificateRequestReport {
+    pub ca_names: Vec<String>,
+    pub signature_algorithms: Vec<String>,
+    pub certificate_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertReport {
+    pub from: Side,
+    pub level: Option<&'static str>,
+    pub description: Option<&'static str>,
+    pub code: Option<u8>,
+    pub encrypted: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GapReport {
+    pub direction: &'static str,
+    pub offset: u64,
+    pub missing_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TcpReport {
+    pub syn_seen: bool,
+    pub end: &'static str,
+    pub retransmitted_segments: u64,
+    pub out_of_order_segments: u64,
+    pub dropped_segments: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EncryptedRecords {
+    pub client: Vec<u16>,
+    pub server: Vec<u16>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Summary {
+    pub connections: usize,
+    pub completed: usize,
+    pub failed: usize,
+    pub incomplete: usize,
+    pub unknown: usize,
+    pub encrypted: usize,
+    pub with_gaps: usize,
+}
+
+impl Summary {
+    pub fn add(&mut self, c: &ConnectionReport) {
+        self.connections += 1;
+        match c.handshake {
+            Handshake::Completed => self.completed += 1,
+            Handshake::Failed => self.failed += 1,
+            Handshake::Incomplete => self.incomplete += 1,
+            Handshake::Unknown => self.unknown += 1,
+        }
+        if c.visibility == Visibility::Encrypted {
+            self.encrypted += 1;
+        }
+        if !c.gaps.is_empty() {
+            self.with_gaps += 1;
+        }
+    }
+}

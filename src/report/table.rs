@@ -1,0 +1,157 @@
+//! The terminal format: a header per connection, a table of the certificates each side
+//! presented, and a summary.
+
+use std::io::Write;
+
+use comfy_table::{presets, ContentArrangement, Table};
+
+use super::model::*;
+use super::text::*;
+use crate::error::OutputError;
+
+pub fn write_table(report: &Report, out: &mut dyn Write) -> Result<(), OutputError> {
+    for c in &report.connections {
+        write_connection(c, out)?;
+    }
+    write_footer(report, out)
+}
+
+pub fn write_connection(c: &ConnectionReport, out: &mut dyn Write) -> Result<(), OutputError> {
+    writeln!(
+        out,
+        "#{}  {} → {}  TLS {}  {}",
+        c.id,
+        c.client,
+        c.server,
+        c.tls_version.unwrap_or("?"),
+        c.cipher_suite.as_deref().unwrap_or("-")
+    )?;
+    writeln!(
+        out,
+        "    {}  ·  SNI {}  ·  ALPN {}{}  ·  packet {}",
+        c.first_seen,
+        c.sni.as_deref().unwrap_or("-"),
+        c.alpn
+            .as_ref()
+            .map(|a| a.join(","))
+            .unwrap_or_else(|| "-".into()),
+        c.alpn_selected
+            .as_ref()
+            .map(|a| format!(" → {a}"))
+            .unwrap_or_default(),
+        c.first_packet
+    )?;
+    writeln!(
+        out,
+        "    handshake: {} ({})",
+        outcome_label(c.handshake),
+        c.outcome_reason
+    )?;
+    for a in &c.alerts {
+        writeln!(out, "    alert  {}", alert_text(a))?;
+    }
+    if let Some(cr) = &c.certificate_request {
+        writeln!(
+            out,
+            "    server requested a client certificate; acceptable CAs: {}",
+            list_or_dash(&cr.ca_names)
+        )?;
+    }
+    for g in &c.gaps {
+        writeln!(out, "    gap    {}", gap_text(g))?;
+    }
+    for t in &c.truncated_certificate_messages {
+        writeln!(out, "    ! {}", truncation_text(t))?;
+    }
+    for n in &c.notes {
+        writeln!(out, "    note   {n}")?;
+    }
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(vec![
+            "cert", "subject", "issuer", "serial", "valid", "key", "usage", "SAN", "sha256",
+        ]);
+    let mut rows = 0;
+    for (side, certs, label) in [
+        (Side::Server, &c.server_certificates, "server"),
+        (Side::Client, &c.client_certificates, "client"),
+    ] {
+        match certs {
+            Some(v) if !v.is_empty() => {
+                for (i, cert) in v.iter().enumerate() {
+                    rows += 1;
+                    table.add_row(vec![
+                        format!("{label}[{i}]"),
+                        cert.subject.clone().unwrap_or_else(|| {
+                            format!("unparsable: {}", cert.error.as_deref().unwrap_or(""))
+                        }),
+                        cert.issuer.clone().unwrap_or_default(),
+                        cert.serial.clone().unwrap_or_default(),
+                        validity(cert),
+                        cert.public_key.clone().unwrap_or_default(),
+                        list_or_dash(&cert.extended_key_usage),
+                        list_or_dash(&cert.san),
+                        cert.sha256.clone(),
+                    ]);
+                }
+            }
+            _ => {
+                if let Some(text) = chain_absence(certs, c, side) {
+                    writeln!(out, "    {label}: {text}")?;
+                }
+            }
+        }
+    }
+    if rows > 0 {
+        for line in table.lines() {
+            writeln!(out, "    {line}")?;
+        }
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+pub fn write_footer(report: &Report, out: &mut dyn Write) -> Result<(), OutputError> {
+    for w in &report.warnings {
+        let at = match (w.packet, w.offset) {
+            (Some(p), Some(o)) => format!(" (packet {p}, byte {o})"),
+            (Some(p), None) => format!(" (packet {p})"),
+            (None, Some(o)) => format!(" (byte {o})"),
+            (None, None) => String::new(),
+        };
+        writeln!(out, "warning: {}{}: {}", w.input, at, w.message)?;
+    }
+    let s = &report.summary;
+    let inputs: Vec<String> = report
+        .inputs
+        .iter()
+        .map(|i| {
+            format!(
+                "{} ({}, {}, {} packets)",
+                i.path,
+                i.format.unwrap_or("unreadable"),
+                if i.link_types.is_empty() {
+                    "-".to_string()
+                } else {
+                    i.link_types.join("/")
+                },
+                i.packets
+            )
+        })
+        .collect();
+    writeln!(
+        out,
+        "{} connection(s): {} completed, {} failed, {} incomplete, {} unknown (encrypted: {}, with capture gaps: {}) in {}",
+        s.connections,
+        s.completed,
+        s.failed,
+        s.incomplete,
+        s.unknown,
+        s.encrypted,
+        s.with_gaps,
+        inputs.join("; ")
+    )?;
+    Ok(())
+}

@@ -1,0 +1,386 @@
+//! The TLS state of one TCP connection: what each side said, as far as the capture shows.
+//!
+//! Directions are indices 0 and 1 (as the flow table assigns them); which one is the client
+//! is learned from the ClientHello (or, for a capture that starts later, the ServerHello)
+//! and only applied when the connection is reported.
+
+use super::handshake::{HandshakeEvent, HandshakeJoiner};
+use super::messages::{self, ClientHello, ServerHello};
+use super::record::{self, RecordEvent, RecordReader};
+use crate::x509::der_name_to_rfc2253;
+
+/// Encrypted record lengths kept per direction: enough for both TLS 1.3 flights and the
+/// records that show how the handshake ended.
+const MAX_ENCRYPTED_RECORDS: usize = 16;
+/// Alerts kept per connection; a peer looping on alerts must not grow memory.
+const MAX_ALERTS: usize = 16;
+const MAX_NOTES: usize = 16;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertFact {
+    pub dir: usize,
+    pub level: Option<u8>,
+    pub description: Option<u8>,
+    pub encrypted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateFact {
+    pub ders: Vec<Vec<u8>>,
+    /// Set when the message was cut by a capture gap: (declared body length, bytes seen).
+    pub truncated: Option<(usize, usize)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRequestFact {
+    pub dir: usize,
+    pub certificate_types: Vec<u8>,
+    pub signature_algorithms: Vec<u16>,
+    /// RFC 2253 strings; a name that does not parse is kept as `#` + hex of its DER.
+    pub ca_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GapFact {
+    pub dir: usize,
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// Everything learned about the handshake, in direction indices.
+#[derive(Debug, Default, Clone)]
+pub struct TlsFacts {
+    pub client_dir: Option<usize>,
+    pub client_hello: Option<ClientHello>,
+    pub server_hello: Option<ServerHello>,
+    pub hello_retry: bool,
+    pub certificates: [Option<CertificateFact>; 2],
+    pub certificate_request: Option<CertificateRequestFact>,
+    pub alerts: Vec<AlertFact>,
+    pub gaps: Vec<GapFact>,
+    /// Per direction: lengths of the encrypted records seen (TLS 1.3 handshakes and what
+    /// follows them), for later inference about their contents.
+    pub encrypted_records: [Vec<u16>; 2],
+    pub encrypted_record_count: [u64; 2],
+    /// Per direction: ChangeCipherSpec seen and (TLS ≤ 1.2) its Finished.
+    pub ccs: [bool; 2],
+    pub finished: [bool; 2],
+    pub app_data: [bool; 2],
+    /// Parse problems worth showing to the user (malformed messages, oversize messages).
+    pub notes: Vec<String>,
+    /// Some bytes of this direction did not look like TLS at all.
+    pub not_tls: [bool; 2],
+    /// A handshake record arrived in this direction (framing trusted).
+    pub handshake_seen: [bool; 2],
+    /// TLS 1.3: the server sent a record after the client's first encrypted record (its
+    /// answer to the client's flight: a ticket, an alert or data), and how many records
+    /// followed that.
+    pub server_reacted: bool,
+    pub records_after_reaction: u32,
+}
+
+impl TlsFacts {
+    pub fn tls13(&self) -> bool {
+        self.server_hello
+            .as_ref()
+            .is_some_and(|sh| sh.version() == 0x0304 && !sh.is_hello_retry_request)
+    }
+
+    pub fn server_dir(&self) -> Option<usize> {
+        self.client_dir.map(|c| 1 - c)
+    }
+
+    pub fn fatal_alert(&self) -> bool {
+        self.alerts.iter().any(|a| a.level == Some(2))
+    }
+
+    fn note(&mut self, s: String) {
+        if self.notes.len() < MAX_NOTES {
+            self.notes.push(s);
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct TlsConnection {
+    framing: [RecordReader; 2],
+    joiners: [HandshakeJoiner; 2],
+    pub facts: TlsFacts,
+}
+
+impl TlsConnection {
+    /// `at_record_boundary[d]`: direction d is known to start at its first byte (SYN seen).
+    pub fn new(at_record_boundary: [bool; 2]) -> Self {
+        TlsConnection {
+            framing: [
+                RecordReader::new(at_record_boundary[0]),
+                RecordReader::new(at_record_boundary[1]),
+            ],
+            joiners: [HandshakeJoiner::default(), HandshakeJoiner::default()],
+            facts: TlsFacts::default(),
+        }
+    }
+
+    pub fn buffered_bytes(&self) -> usize {
+        self.framing
+            .iter()
+            .map(RecordReader::buffered_bytes)
+            .sum::<usize>()
+            + self
+                .joiners
+                .iter()
+                .map(HandshakeJoiner::buffered_bytes)
+                .sum::<usize>()
+    }
+
+    /// Direction `d` did not start with a SYN: its first bytes may be anywhere in a record.
+    pub fn start_midstream(&mut self, d: usize) {
+        self.framing[d] = RecordReader::new(false);
+    }
+
+    /// Whether framing in direction `d` is currently lost (waiting for a plausible record).
+    pub fn is_lost(&self, d: usize) -> bool {
+        self.framing[d].is_lost()
+    }
+
+    pub fn on_data(&mut self, d: usize, bytes: &[u8], segment_start: bool) {
+        let Self {
+            framing,
+            joiners,
+            facts,
+        } = self;
+        framing[d].on_data(bytes, segment_start, &mut |ev| {
+            on_record(facts, &mut joiners[d], d, ev)
+        });
+        if framing[d].not_tls {
+            facts.not_tls[d] = true;
+        }
+    }
+
+    pub fn on_gap(&mut self, d: usize, offset: u64, len: u64) {
+        self.facts.gaps.push(GapFact {
+            dir: d,
+            offset,
+            len,
+        });
+        let Self {
+            framing,
+            joiners,
+            facts,
+        } = self;
+        framing[d].on_gap(len, &mut |ev| on_record(facts, &mut joiners[d], d, ev));
+    }
+
+    /// True once the capture can tell nothing more about this handshake that matters: it
+    /// completed (TLS ≤ 1.2), failed with a fatal alert, or (TLS 1.3, encrypted) both
+    /// flights and the server's reaction to the client's flight have been seen.
+    pub fn is_done(&self) -> bool {
+        let f = &self.facts;
+        if f.fatal_alert() {
+            return true;
+        }
+        if f.tls13() {
+            return f.server_reacted && f.records_after_reaction >= 1;
+        }
+        f.server_hello.is_some() && f.finished[0] && f.finished[1]
+    }
+
+    /// Free the buffers; the facts stay.
+    pub fn release(&mut self) {
+        for f in &mut self.framing {
+            f.release();
+        }
+        for j in &mut self.joiners {
+            j.release();
+        }
+    }
+}
+
+fn on_record(facts: &mut TlsFacts, joiner: &mut HandshakeJoiner, d: usize, ev: RecordEvent<'_>) {
+    match ev {
+        RecordEvent::Record {
+            content_type,
+            payload,
+            ..
+        } => match content_type {
+            record::CT_HANDSHAKE => {
+                facts.handshake_seen[d] = true;
+                if facts.ccs[d] && !facts.tls13() {
+                    // TLS ≤ 1.2: the first handshake record after ChangeCipherSpec is the
+                    // encrypted Finished.
+                    facts.finished[d] = true;
+                    return;
+                }
+                joiner.on_record(payload, &mut |hev| on_handshake(facts, d, hev));
+            }
+            record::CT_CHANGE_CIPHER_SPEC => {
+                // In TLS 1.3 this is only middlebox camouflage (RFC 8446 §D.4).
+                if !facts.tls13() {
+                    facts.ccs[d] = true;
+                }
+            }
+            record::CT_ALERT => {
+                if facts.alerts.len() >= MAX_ALERTS {
+                    return;
+                }
+                if facts.ccs[d] || facts.tls13() {
+                    facts.alerts.push(AlertFact {
+                        dir: d,
+                        level: None,
+                        description: None,
+                        encrypted: true,
+                    });
+                } else {
+                    for pair in payload.chunks(2) {
+                        if pair.len() == 2 {
+                            facts.alerts.push(AlertFact {
+                                dir: d,
+                                level: Some(pair[0]),
+                                description: Some(pair[1]),
+                                encrypted: false,
+                            });
+                        }
+                    }
+                }
+            }
+            record::CT_APPLICATION_DATA => {
+                if facts.tls13() {
+                    let c = facts.client_dir.unwrap_or(0);
+                    let client_flight_started = facts.encrypted_record_count[c] > 0;
+                    facts.encrypted_record_count[d] += 1;
+                    if facts.encrypted_records[d].len() < MAX_ENCRYPTED_RECORDS {
+                        facts.encrypted_records[d].push(payload.len() as u16);
+                    }
+                    if facts.server_reacted {
+                        facts.records_after_reaction += 1;
+                    } else if client_flight_started && d != c {
+                        facts.server_reacted = true;
+                    }
+                } else {
+                    facts.app_data[d] = true;
+                }
+            }
+            _ => {}
+        },
+        RecordEvent::Damaged {
+            content_type,
+            prefix,
+            ..
+        } => {
+            if content_type == record::CT_HANDSHAKE && !facts.ccs[d] && !facts.tls13() {
+                joiner.on_damaged(prefix, &mut |hev| on_handshake(facts, d, hev));
+            } else {
+                joiner.on_lost(&mut |hev| on_handshake(facts, d, hev));
+            }
+        }
+        RecordEvent::Lost => joiner.on_lost(&mut |hev| on_handshake(facts, d, hev)),
+    }
+}
+
+fn on_handshake(facts: &mut TlsFacts, d: usize, ev: HandshakeEvent<'_>) {
+    match ev {
+        HandshakeEvent::Message { msg_type, body } => on_message(facts, d, msg_type, body, None),
+        HandshakeEvent::Partial {
+            msg_type,
+            declared_len,
+            have,
+        } => on_message(facts, d, msg_type, have, Some(declared_len)),
+        HandshakeEvent::Oversize {
+            msg_type,
+            declared_len,
+        } => facts.note(format!(
+            "{} message of {declared_len} bytes exceeds the {} byte cap and was skipped",
+            super::names::handshake_type_name(msg_type),
+            super::handshake::MAX_MESSAGE_LEN
+        )),
+    }
+}
+
+/// One handshake message (whole, or partial with its declared length). Public to the
+/// crate so that decrypted TLS 1.3 handshake bytes reach the same code.
+pub(crate) fn on_message(
+    facts: &mut TlsFacts,
+    d: usize,
+    msg_type: u8,
+    body: &[u8],
+    partial_of: Option<usize>,
+) {
+    let tls13 = facts.tls13();
+    match msg_type {
+        messages::HT_CLIENT_HELLO if partial_of.is_none() => {
+            match messages::parse_client_hello(body) {
+                Ok(ch) => {
+                    facts.client_dir = Some(d);
+                    // After a HelloRetryRequest the second ClientHello replaces the first.
+                    facts.client_hello = Some(ch);
+                }
+                Err(e) => facts.note(e.to_string()),
+            }
+        }
+        messages::HT_SERVER_HELLO if partial_of.is_none() => {
+            match messages::parse_server_hello(body) {
+                Ok(sh) => {
+                    if facts.client_dir.is_none() {
+                        facts.client_dir = Some(1 - d);
+                    }
+                    if sh.is_hello_retry_request {
+                        facts.hello_retry = true;
+                    }
+                    facts.server_hello = Some(sh);
+                }
+                Err(e) => facts.note(e.to_string()),
+            }
+        }
+        messages::HT_CERTIFICATE => match messages::parse_certificate(body, tls13) {
+            Ok(list) => {
+                let truncated = partial_of.map(|declared| (declared, body.len()));
+                facts.certificates[d] = Some(CertificateFact {
+                    ders: list.certificates.iter().map(|c| c.to_vec()).collect(),
+                    truncated: if list.truncated || truncated.is_some() {
+                        Some(truncated.unwrap_or((body.len(), body.len())))
+                    } else {
+                        None
+                    },
+                });
+            }
+            Err(e) => facts.note(e.to_string()),
+        },
+        messages::HT_CERTIFICATE_REQUEST if partial_of.is_none() => {
+            match messages::parse_certificate_request(body, tls13) {
+                Ok(cr) => {
+                    facts.certificate_request = Some(CertificateRequestFact {
+                        dir: d,
+                        certificate_types: cr.certificate_types,
+                        signature_algorithms: cr.signature_algorithms,
+                        ca_names: cr
+                            .ca_names
+                            .iter()
+                            .map(|n| {
+                                der_name_to_rfc2253(n)
+                                    .unwrap_or_else(|| format!("#{}", crate::x509::sha256_hex(n)))
+                            })
+                            .collect(),
+                    })
+                }
+                Err(e) => facts.note(e.to_string()),
+            }
+        }
+        messages::HT_ENCRYPTED_EXTENSIONS if partial_of.is_none() => {
+            if let Ok(Some(alpn)) = messages::parse_encrypted_extensions(body) {
+                if let Some(sh) = facts.server_hello.as_mut() {
+                    sh.alpn = Some(alpn);
+                }
+            }
+        }
+        messages::HT_FINISHED if partial_of.is_none() => facts.finished[d] = true,
+        _ => {
+            if let Some(declared) = partial_of {
+                facts.note(format!(
+                    "{} message cut by missing bytes ({} of {declared} bytes seen)",
+                    super::names::handshake_type_name(msg_type),
+                    body.len()
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! TLS: record framing, handshake message joining and parsing, and the per-connection facts.
+
+pub mod conn;
+pub mod handshake;
+pub mod messages;
+pub mod names;
+pub mod record;

@@ -1,0 +1,193 @@
+//! Link, IP and TCP decoding: from a captured frame to a borrowed TCP segment view.
+//!
+//! etherparse's lax slicer does the IP and TCP work (it keeps the payload of frames cut by
+//! the snaplen and walks IPv6 extension headers); this module adds the link layers it has
+//! no entry point for (SLL2, BSD NULL/LOOP, raw IP), follows IP-in-IP tunnels one level, and
+//! flattens the result into the few fields reassembly needs. Nothing here allocates.
+
+use std::net::IpAddr;
+
+use etherparse::{EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+
+pub mod linktype {
+    //! LINKTYPE_* values (tcpdump.org/linktypes.html) that certwire decodes.
+    pub const NULL: u16 = 0;
+    pub const ETHERNET: u16 = 1;
+    pub const RAW_OPENBSD: u16 = 12;
+    pub const RAW: u16 = 101;
+    pub const LOOP: u16 = 108;
+    pub const LINUX_SLL: u16 = 113;
+    pub const IPV4: u16 = 228;
+    pub const IPV6: u16 = 229;
+    pub const LINUX_SLL2: u16 = 276;
+
+    /// Name as tcpdump/pcap_datalink_val_to_name prints it, for reports.
+    pub fn name(lt: u16) -> String {
+        match lt {
+            NULL => "NULL".into(),
+            ETHERNET => "EN10MB".into(),
+            RAW_OPENBSD | RAW => "RAW".into(),
+            LOOP => "LOOP".into(),
+            LINUX_SLL => "LINUX_SLL".into(),
+            IPV4 => "IPV4".into(),
+            IPV6 => "IPV6".into(),
+            LINUX_SLL2 => "LINUX_SLL2".into(),
+            other => format!("LINKTYPE_{other}"),
+        }
+    }
+
+    pub fn is_supported(lt: u16) -> bool {
+        matches!(
+            lt,
+            NULL | ETHERNET | RAW_OPENBSD | RAW | LOOP | LINUX_SLL | IPV4 | IPV6 | LINUX_SLL2
+        )
+    }
+}
+
+/// The TCP facts of one frame.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpSegment<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: TcpFlags,
+    /// Payload bytes present in the capture (fewer than sent if the snaplen cut the frame).
+    pub payload: &'a [u8],
+    /// Payload bytes the sender actually sent, from the IP length fields; larger than
+    /// `payload.len()` when the frame was truncated by the snaplen.
+    pub payload_len: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TcpFlags {
+    pub syn: bool,
+    pub ack: bool,
+    pub fin: bool,
+    pub rst: bool,
+}
+
+/// Why a frame yielded no TCP segment. Only `UnsupportedLink` is worth a warning; the rest is
+/// ordinary traffic (ARP, UDP, fragments) that certwire does not look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    UnsupportedLink,
+    NotTcp,
+    Malformed,
+}
+
+/// Decode a frame of link type `linktype` down to TCP.
+pub fn decode(linktype: u16, frame: &[u8]) -> Result<TcpSegment<'_>, Skip> {
+    let sliced = match linktype {
+        linktype::ETHERNET => LaxSlicedPacket::from_ethernet(frame).map_err(|_| Skip::Malformed)?,
+        linktype::LINUX_SLL => {
+            // struct sll_header: 16 bytes, protocol (EtherType) in the last two.
+            let (hdr, rest) = split(frame, 16)?;
+            LaxSlicedPacket::from_ether_type(
+                EtherType(u16::from_be_bytes([hdr[14], hdr[15]])),
+                rest,
+            )
+        }
+        linktype::LINUX_SLL2 => {
+            // struct sll2_header: 20 bytes, protocol (EtherType) in the first two.
+            let (hdr, rest) = split(frame, 20)?;
+            LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([hdr[0], hdr[1]])), rest)
+        }
+        // The 4-byte address family is in the capturing host's byte order (NULL) or network
+        // order (LOOP), and its value for IPv6 differs between systems; the IP version nibble
+        // says the same thing without those ambiguities.
+        linktype::NULL | linktype::LOOP => {
+            let (_, rest) = split(frame, 4)?;
+            LaxSlicedPacket::from_ip(rest).map_err(|_| Skip::Malformed)?
+        }
+        linktype::RAW | linktype::RAW_OPENBSD | linktype::IPV4 | linktype::IPV6 => {
+            LaxSlicedPacket::from_ip(frame).map_err(|_| Skip::Malformed)?
+        }
+        _ => return Err(Skip::UnsupportedLink),
+    };
+    from_sliced(&sliced, 0)
+}
+
+fn split(frame: &[u8], n: usize) -> Result<(&[u8], &[u8]), Skip> {
+    if frame.len() < n {
+        Err(Skip::Malformed)
+    } else {
+        Ok(frame.split_at(n))
+    }
+}
+
+fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, depth: u8) -> Result<TcpSegment<'a>, Skip> {
+    let (src, dst, payload) = match &p.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                v4.payload(),
+            )
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            (
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+                v6.payload(),
+            )
+        }
+        _ => return Err(Skip::NotTcp),
+    };
+    match &p.transport {
+        Some(TransportSlice::Tcp(tcp)) => {
+            let hdr_len = tcp.header_slice().len() as u32;
+            // Lax slicing cut the IP payload to the bytes present; the IP header still says
+            // how many were sent.
+            let payload_len = if payload.incomplete {
+                match payload.len_source {
+                    etherparse::LenSource::Slice => tcp.payload().len() as u32,
+                    _ => expected_ip_payload(p).saturating_sub(hdr_len),
+                }
+            } else {
+                tcp.payload().len() as u32
+            };
+            Ok(TcpSegment {
+                src,
+                dst,
+                src_port: tcp.source_port(),
+                dst_port: tcp.destination_port(),
+                seq: tcp.sequence_number(),
+                ack: tcp.acknowledgment_number(),
+                flags: TcpFlags {
+                    syn: tcp.syn(),
+                    ack: tcp.ack(),
+                    fin: tcp.fin(),
+                    rst: tcp.rst(),
+                },
+                payload: tcp.payload(),
+                payload_len: payload_len.max(tcp.payload().len() as u32),
+            })
+        }
+        None if depth == 0
+            && !payload.fragmented
+            && (payload.ip_number == IpNumber::IPV4 || payload.ip_number == IpNumber::IPV6) =>
+        {
+            // IP-in-IP (ipip, ip6ip6, sit): follow the inner packet.
+            let inner = LaxSlicedPacket::from_ip(payload.payload).map_err(|_| Skip::Malformed)?;
+            from_sliced(&inner, depth + 1)
+        }
+        _ => Err(Skip::NotTcp),
+    }
+}
+
+fn expected_ip_payload(p: &LaxSlicedPacket<'_>) -> u32 {
+    match &p.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            u32::from(h.total_len()).saturating_sub(u32::from(h.ihl()) * 4)
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => u32::from(v6.header().payload_length())
+            .saturating_sub(v6.extensions().slice().len() as u32),
+        _ => 0,
+    }
+}

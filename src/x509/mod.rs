@@ -1,0 +1,10 @@
+//! X.509: from the DER a peer sent to an owned, report-ready summary.
+//!
+//! Summaries are computed once per distinct DER and shared: the same apiserver certificate
+//! appears in every handshake of a capture.
+
+mod dn;
+mod summary;
+
+pub use dn::{der_name_to_rfc2253, rfc2253};
+pub use summary::{sha256_hex, summarize, CertCache, CertSummary};
