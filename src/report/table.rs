@@ -70,9 +70,7 @@ pub fn write_connection(c: &ConnectionReport, out: &mut dyn Write) -> Result<(),
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(vec![
-            "cert", "subject", "issuer", "serial", "valid", "key", "usage", "SAN", "sha256",
-        ]);
+        .set_header(vec!["cert", "subject / issuer", "serial / sha256", "valid", "key / usage", "SAN"]);
     let mut rows = 0;
     for (side, certs, label) in [
         (Side::Server, &c.server_certificates, "server"),
@@ -82,18 +80,25 @@ pub fn write_connection(c: &ConnectionReport, out: &mut dyn Write) -> Result<(),
             Some(v) if !v.is_empty() => {
                 for (i, cert) in v.iter().enumerate() {
                     rows += 1;
+                    let who = match (&cert.subject, &cert.issuer) {
+                        (Some(s), Some(i)) => format!("{s}\n← {i}"),
+                        _ => format!("unparsable: {}", cert.error.as_deref().unwrap_or("")),
+                    };
+                    let mut usage = vec![cert.public_key.clone().unwrap_or_default()];
+                    if cert.is_ca == Some(true) {
+                        usage.push("CA".into());
+                    }
+                    usage.extend(cert.extended_key_usage.iter().cloned());
                     table.add_row(vec![
                         format!("{label}[{i}]"),
-                        cert.subject.clone().unwrap_or_else(|| {
-                            format!("unparsable: {}", cert.error.as_deref().unwrap_or(""))
-                        }),
-                        cert.issuer.clone().unwrap_or_default(),
-                        cert.serial.clone().unwrap_or_default(),
-                        validity(cert),
-                        cert.public_key.clone().unwrap_or_default(),
-                        list_or_dash(&cert.extended_key_usage),
-                        list_or_dash(&cert.san),
-                        cert.sha256.clone(),
+                        who,
+                        format!("{}\n{}", cert.serial.as_deref().unwrap_or("-"), cert.sha256),
+                        match (&cert.not_before, &cert.not_after) {
+                            (Some(a), Some(b)) => format!("{a}\n{b}"),
+                            _ => "-".into(),
+                        },
+                        usage.join("\n"),
+                        if cert.san.is_empty() { "-".into() } else { cert.san.join("\n") },
                     ]);
                 }
             }

@@ -107,6 +107,7 @@ pub fn read_capture<R: BufRead + Send>(
     let mut capacity = INITIAL_BUFFER;
     let mut interfaces: Vec<Interface> = Vec::new();
     let mut legacy: Option<Interface> = None;
+    let mut snaplen = 0u32;
     loop {
         let next = rdr.next();
         match next {
@@ -119,6 +120,7 @@ pub fn read_capture<R: BufRead + Send>(
                             h.magic_number == 0xd4c3_b2a1 || h.magic_number == 0x4d3c_b2a1;
                         let linktype = h.network.0 as u16;
                         stats.link_types.push(linktype);
+                        snaplen = h.snaplen;
                         legacy = Some(Interface {
                             linktype,
                             resolution: if stats.nanosecond {
@@ -214,10 +216,16 @@ pub fn read_capture<R: BufRead + Send>(
                 refill(&mut *rdr, name, stats)?;
             }
             Err(PcapError::UnexpectedEof) => {
+                if let Some(detail) = implausible_record(rdr.data(), stats, snaplen) {
+                    return Err(malformed(name, &*rdr, stats, detail));
+                }
                 stats.truncated_at = Some(rdr.consumed() as u64);
                 break;
             }
             Err(PcapError::BufferTooSmall) => {
+                if let Some(detail) = implausible_record(rdr.data(), stats, snaplen) {
+                    return Err(malformed(name, &*rdr, stats, detail));
+                }
                 if capacity >= MAX_RECORD {
                     return Err(InputError::Malformed {
                         input: name.to_string(),
@@ -249,6 +257,31 @@ pub fn read_capture<R: BufRead + Send>(
         }
     }
     Ok(())
+}
+
+fn malformed(name: &str, rdr: &dyn PcapReaderIterator, stats: &CaptureStats, detail: String) -> InputError {
+    InputError::Malformed { input: name.to_string(), offset: rdr.consumed() as u64, packet: stats.packets, detail }
+}
+
+/// A record whose declared length no capture tool would write is corruption, not a file
+/// cut short: say so instead of reporting a truncation.
+fn implausible_record(data: &[u8], stats: &CaptureStats, snaplen: u32) -> Option<String> {
+    let word = |off: usize| -> Option<u32> {
+        let b: [u8; 4] = data.get(off..off + 4)?.try_into().ok()?;
+        Some(if stats.big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
+    };
+    match stats.format? {
+        CaptureFormat::Pcap => {
+            let caplen = word(8)?;
+            let limit = snaplen.max(262_144);
+            (caplen > limit).then(|| format!("record claims {caplen} captured bytes, more than the snaplen ({snaplen})"))
+        }
+        CaptureFormat::Pcapng => {
+            let len = word(4)?;
+            (len as usize > MAX_RECORD || len < 12 || len % 4 != 0)
+                .then(|| format!("block claims a length of {len} bytes"))
+        }
+    }
 }
 
 fn refill(

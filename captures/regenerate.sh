@@ -1,0 +1,18 @@
+#!/bin/bash
+# regenerate.sh: rebuild the sample PKI, every capture and every expected-values file.
+#   1. scripts/pki.sh          new keys, serials, node tree (node/) and broken certs (pki-extra/)
+#   2. scripts/capture-*.sh    each one makes its captures (real TLS stacks on loopback in a
+#                              private network namespace, real tcpdump/dumpcap) and writes
+#                              expected/<capture>.json with tools/expected.py (tshark + openssl)
+# Needs root (network namespaces), openssl 3, cfssl/cfssljson, tcpdump, dumpcap, tshark, capinfos,
+# ethtool, go (for scripts/goclient), python3. Does not touch anything outside captures/ except
+# temporary folders under /tmp and its own network namespaces, which it removes.
+set -euo pipefail
+cd "$(dirname "$0")"
+scripts/pki.sh
+for s in scripts/capture-*.sh; do
+    echo "regenerate.sh: running $s" >&2
+    "$s"
+done
+tools/file_fingerprints.py
+echo "regenerate.sh: done" >&2

@@ -1,0 +1,3 @@
+module certwire-captures/exthdr-client
+
+go 1.19

@@ -1,0 +1,3 @@
+module certwire.example/goclient
+
+go 1.19

@@ -1,0 +1,515 @@
+#!/usr/bin/env python3
+"""expected.py: write the expected values for one sample capture, from independent tools.
+
+Usage:
+  captures/tools/expected.py CAPTURE [options]
+
+  CAPTURE            a pcap / pcapng file, gzip-compressed or not (e.g. captures/foo.pcap.gz)
+
+Options:
+  --scenario TEXT    free text: who talks to whom with which cert and what should happen
+  --ignored TEXT     free text: other traffic in the capture that must NOT be reported
+  --outcome K=V      the handshake outcome of connections (V: completed|failed|incomplete|unknown),
+                     which the capture alone cannot prove, so the capture script states it.
+                     K selects connections: "*" (all), a server port ("6443"), or "#N" (the
+                     N-th reported connection, 1-based, in order of first packet).
+                     Repeatable; the most specific key wins (#N > port > *). Default "unknown".
+  --ports LIST       server ports to report (default 6443,10250,2379,2380,10257,10259,
+                     certwire's default)
+  --keylog FILE      give tshark an NSS key log file (-o tls.keylog_file:FILE); TLS 1.3
+                     connections whose handshake tshark then decrypts get visibility
+                     "decrypted" and their certificates (as does a pcapng with a Decryption
+                     Secrets Block, which tshark reads by itself)
+  --expect-connections N   fail (exit 1) unless exactly N connections are found
+  --root DIR         the captures/ folder whose PEM files and kubeconfigs are matched by SHA-256
+                     for the "file" field (default: the folder above this script)
+  -o FILE            output path; "-" for stdout. Default: ROOT/expected/<capture name>.json
+  -h, --help         this text
+
+Example:
+  tools/expected.py kubelet-rotated-tls12.pcap --outcome '*=completed' \\
+      --scenario 'kubelet (rotated cert) -> apiserver' --ignored 'nothing' --expect-connections 2
+
+Output format: captures/README.md, "Expected values", one JSON object:
+  capture, scenario, format, ts_precision, byte_order, link_types, packets, connections[], ignored.
+Where the values come from:
+  - format / byte_order / ts_precision / link_types: the file header (pcap magic, pcapng SHB/IDBs,
+    if_tsresol), cross-checked against capinfos; packets: capinfos -c.
+  - per connection: tshark -T pdml (-d tcp.port==P,tls for every port so TLS is decoded on all of
+    them; TCP/TLS reassembly on, tshark defaults). The client is the side that sent ClientHello
+    (else the SYN sender, else the side whose port is not a server port).
+    tls_version: ServerHello supported_versions, else ServerHello version; cipher suite from
+    ServerHello; sni / alpn from ClientHello; certificates: the DER bytes of each
+    tls.handshake.certificate in the first Certificate message of each side, each run through
+    `openssl x509 -inform DER` for sha256 / serial / subject / issuer / dates;
+    certificate_request.ca_names: tshark's decoding of each distinguished name, written as
+    RFC 2253 (last RDN first, like openssl -nameopt RFC2253);
+    alerts: every Alert record in order, its direction, level and code where tshark decodes
+    them, "encrypted" when the record was sent encrypted (TLS 1.2 "Encrypted Alert" or after
+    that side's ChangeCipherSpec; TLS 1.3 records tshark decrypted). A decrypted alert keeps its
+    level/code with "encrypted": true.
+    visibility: "encrypted" for TLS 1.3 without decrypted handshake messages, "decrypted" for
+    TLS 1.3 where tshark decrypted them, else "plaintext".
+  - file: the first file under ROOT (node/ PEM files, then node/ kubeconfigs' *-data fields,
+    then pki-extra/, then anything else, each sorted by path; symlinks skipped) holding a PEM
+    certificate with the same SHA-256.
+Needs: python3 (standard library), tshark, capinfos, openssl on PATH.
+"""
+import argparse
+import base64
+import gzip
+import hashlib
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+
+DEFAULT_PORTS = "6443,10250,2379,2380,10257,10259"
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_ROOT = os.path.dirname(HERE)
+
+DLT_NAMES = {0: "NULL", 1: "EN10MB", 12: "RAW", 101: "RAW", 108: "LOOP", 113: "LINUX_SLL",
+             228: "IPV4", 229: "IPV6", 276: "LINUX_SLL2"}
+OUTCOMES = ("completed", "failed", "incomplete", "unknown")
+TLS_VERSIONS = {0x0301: "1.0", 0x0302: "1.1", 0x0303: "1.2", 0x0304: "1.3"}
+OID_SHORT = {"2.5.4.3": "CN", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O", "2.5.4.11": "OU",
+             "2.5.4.6": "C", "2.5.4.9": "STREET", "0.9.2342.19200300.100.1.25": "DC",
+             "0.9.2342.19200300.100.1.1": "UID"}
+
+
+def die(msg):
+    print("expected.py: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def run(cmd, input_bytes=None, ok_codes=(0,)):
+    p = subprocess.run(cmd, input=input_bytes, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if p.returncode not in ok_codes:
+        die("%s failed (%d): %s" % (" ".join(cmd), p.returncode, p.stderr.decode(errors="replace")))
+    return p
+
+
+# ------------------------------------------------------------------ file header
+def read_head(path):
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    opener = gzip.open if magic == b"\x1f\x8b" else open
+    with opener(path, "rb") as f:
+        return f.read(1 << 20)  # the headers we need are at the start
+
+
+def header_info(path):
+    data = read_head(path)
+    if len(data) < 24:
+        die("%s: too short for a capture header" % path)
+    m = data[:4]
+    pcap_magics = {b"\xd4\xc3\xb2\xa1": ("le", "usec"), b"\xa1\xb2\xc3\xd4": ("be", "usec"),
+                   b"\x4d\x3c\xb2\xa1": ("le", "nsec"), b"\xa1\xb2\x3c\x4d": ("be", "nsec")}
+    if m in pcap_magics:
+        bo, prec = pcap_magics[m]
+        e = "<" if bo == "le" else ">"
+        (linktype,) = struct.unpack(e + "I", data[20:24])
+        return {"format": "pcap", "ts_precision": prec, "byte_order": bo,
+                "link_types": [DLT_NAMES.get(linktype & 0xFFFF, "DLT_%d" % linktype)]}
+    if m == b"\x0a\x0d\x0d\x0a":
+        bom = data[8:12]
+        if bom == b"\x4d\x3c\x2b\x1a":
+            bo, e = "le", "<"
+        elif bom == b"\x1a\x2b\x3c\x4d":
+            bo, e = "be", ">"
+        else:
+            die("bad pcapng byte-order magic")
+        links, precs, off = [], [], 0
+        while off + 12 <= len(data):
+            btype, blen = struct.unpack(e + "II", data[off:off + 8])
+            if blen < 12 or off + blen > len(data):
+                break
+            if btype == 1:  # IDB
+                (lt,) = struct.unpack(e + "H", data[off + 8:off + 10])
+                links.append(DLT_NAMES.get(lt, "DLT_%d" % lt))
+                res = 6
+                o = off + 16
+                while o + 4 <= off + blen - 4:
+                    code, olen = struct.unpack(e + "HH", data[o:o + 4])
+                    if code == 0:
+                        break
+                    if code == 9 and olen >= 1:
+                        r = data[o + 4]
+                        res = r if r < 128 else None  # power-of-2 resolutions: not used here
+                    o += 4 + ((olen + 3) & ~3)
+                precs.append({6: "usec", 9: "nsec"}.get(res, "res%s" % res))
+            elif btype == 6 or btype == 3:  # first packet: all IDBs of one section seen
+                break
+            off += blen
+        p = sorted(set(precs))
+        return {"format": "pcapng", "ts_precision": p[0] if len(p) == 1 else p,
+                "byte_order": bo, "link_types": links}
+    die("%s: not a pcap or pcapng file" % path)
+
+
+def capinfos(path):
+    p = run(["capinfos", "-M", path], ok_codes=(0, 1, 2))
+    out = p.stdout.decode(errors="replace")
+    m = re.search(r"Number of packets:\s*(\d+)", out)
+    if not m:
+        die("capinfos gave no packet count: " + out + p.stderr.decode(errors="replace"))
+    return int(m.group(1)), out, p.stderr.decode(errors="replace")
+
+
+# ------------------------------------------------------------------ certificates
+def iso(openssl_date):
+    dt = datetime.strptime(openssl_date.replace("  ", " ").strip(), "%b %d %H:%M:%S %Y GMT")
+    return dt.replace(tzinfo=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cert_summary(der, file_index):
+    fields = {}
+    for opt in ("-fingerprint", "-serial", "-subject", "-issuer", "-startdate", "-enddate"):
+        cmd = ["openssl", "x509", "-inform", "DER", "-noout", opt, "-nameopt", "RFC2253"]
+        if opt == "-fingerprint":
+            cmd.append("-sha256")
+        line = run(cmd, der).stdout.decode().strip()
+        k, _, v = line.partition("=")
+        fields[opt] = v
+    sha = fields["-fingerprint"].replace(":", "").lower()
+    if sha != hashlib.sha256(der).hexdigest():
+        die("openssl fingerprint does not match the DER's SHA-256")
+    return {"sha256": sha, "serial": fields["-serial"].lower(),
+            "subject": fields["-subject"], "issuer": fields["-issuer"],
+            "not_before": iso(fields["-startdate"]), "not_after": iso(fields["-enddate"]),
+            "file": file_index.get(sha)}
+
+
+PEM_RE = re.compile(rb"-----BEGIN CERTIFICATE-----\s*(.*?)\s*-----END CERTIFICATE-----", re.S)
+KUBECONFIG_RE = re.compile(rb"^\s*(certificate-authority-data|client-certificate-data):\s*(\S+)", re.M)
+SKIP_DIRS = {"expected", "keylogs", "scripts", "tools", ".git"}
+
+
+def build_file_index(root):
+    found = []  # (category, relpath, sha)
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        if rel_dir == ".":
+            dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS]
+        dirnames.sort()
+        for fn in sorted(filenames):
+            path = os.path.join(dirpath, fn)
+            if os.path.islink(path) or not os.path.isfile(path) or os.path.getsize(path) > 1 << 20:
+                continue
+            rel = os.path.relpath(path, root)
+            with open(path, "rb") as f:
+                data = f.read()
+            top = rel.split(os.sep)[0]
+            pems = [(False, b) for b in PEM_RE.findall(data)]
+            for _, b64 in KUBECONFIG_RE.findall(data):
+                try:
+                    pems += [(True, b) for b in PEM_RE.findall(base64.b64decode(b64))]
+                except Exception:
+                    pass
+            for embedded, b in pems:
+                try:
+                    der = base64.b64decode(b"".join(b.split()))
+                except Exception:
+                    continue
+                if top == "node":
+                    cat = 1 if embedded else 0
+                elif top == "pki-extra":
+                    cat = 2
+                else:
+                    cat = 3
+                found.append((cat, rel, hashlib.sha256(der).hexdigest()))
+    index = {}
+    for cat, rel, sha in sorted(found):
+        index.setdefault(sha, rel.replace(os.sep, "/"))
+    return index
+
+
+# ------------------------------------------------------------------ tshark
+def fields_named(elem, name):
+    return [f for f in elem.iter("field") if f.get("name") == name]
+
+
+def first(elem, name):
+    for f in elem.iter("field"):
+        if f.get("name") == name:
+            return f
+    return None
+
+
+def rdn_value_escape(v):
+    out = []
+    for i, ch in enumerate(v):
+        if ch in ',+"\\<>;' or (ch == "#" and i == 0) or (ch == " " and (i == 0 or i == len(v) - 1)):
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def dname_to_rfc2253(dname):
+    rdns = []
+    for rdn in fields_named(dname, "x509if.RDNSequence_item"):
+        atvs = []
+        for atv in fields_named(rdn, "x509if.RelativeDistinguishedName_item_element"):
+            oid = first(atv, "x509if.oid")
+            if oid is None:
+                die("distinguished name without an OID in tshark's output")
+            val = None
+            for f in atv.iter("field"):
+                n = f.get("name", "")
+                if n.startswith("x509sat.") and n.endswith("String") and n != "x509sat.DirectoryString":
+                    val = f.get("show")
+                    break
+            if val is None:
+                val = "#" + (first(atv, "x509sat.DirectoryString") or oid).get("value", "")
+                atvs.append("%s=%s" % (OID_SHORT.get(oid.get("show"), oid.get("show")), val))
+            else:
+                atvs.append("%s=%s" % (OID_SHORT.get(oid.get("show"), oid.get("show")),
+                                       rdn_value_escape(val)))
+        rdns.append("+".join(atvs))
+    return ",".join(reversed(rdns))
+
+
+def tshark_pdml(path, ports, keylog):
+    cmd = ["tshark", "-r", path, "-T", "pdml", "-o", "tcp.desegment_tcp_streams:TRUE",
+           "-o", "tls.desegment_ssl_records:TRUE",
+           "-o", "tls.desegment_ssl_application_data:TRUE"]
+    for p in ports:
+        cmd += ["-d", "tcp.port==%d,tls" % p]
+    if keylog:
+        cmd += ["-o", "tls.keylog_file:" + os.path.abspath(keylog)]
+    p = run(cmd, ok_codes=(0, 2))
+    err = p.stderr.decode(errors="replace")
+    err = "\n".join(l for l in err.splitlines() if "Running as user" not in l and l.strip())
+    if p.returncode != 0 and "cut short" not in err:
+        die("tshark failed: " + err)
+    return ET.fromstring(p.stdout), err
+
+
+def packet_endpoints(pkt):
+    src = dst = None
+    ip = first(pkt, "ip.src")
+    if ip is not None:
+        src, dst = ip.get("show"), first(pkt, "ip.dst").get("show")
+    else:
+        ip6 = first(pkt, "ipv6.src")
+        if ip6 is not None:
+            src, dst = "[%s]" % ip6.get("show"), "[%s]" % first(pkt, "ipv6.dst").get("show")
+    sp, dp = first(pkt, "tcp.srcport"), first(pkt, "tcp.dstport")
+    if src is None or sp is None:
+        return None
+    return "%s:%s" % (src, sp.get("show")), "%s:%s" % (dst, dp.get("show"))
+
+
+def port_of(ep):
+    return int(ep.rsplit(":", 1)[1])
+
+
+def analyze(root_xml, ports, file_index):
+    conns = {}  # tcp.stream -> state
+    order = []
+    for pkt in root_xml.iter("packet"):
+        stream = first(pkt, "tcp.stream")
+        if stream is None:
+            continue
+        eps = packet_endpoints(pkt)
+        if eps is None:
+            continue
+        sid = stream.get("show")
+        c = conns.get(sid)
+        if c is None:
+            c = conns[sid] = {"syn_from": None, "hello_from": None, "eps": set(), "tls": False,
+                              "ch": None, "sh": None, "certs": {}, "creq": None, "alerts": [],
+                              "ccs": set(), "decrypted_hs": False, "tls13": False}
+            order.append(sid)
+        src, dst = eps
+        c["eps"].update(eps)
+        flags = first(pkt, "tcp.flags")
+        if flags is not None and c["syn_from"] is None:
+            fv = int(flags.get("value"), 16)
+            if fv & 0x02 and not fv & 0x10:
+                c["syn_from"] = (src, dst)
+        protos = [p for p in pkt.findall("proto") if p.get("name") == "tls"]
+        for tls in protos:
+            c["tls"] = True
+            for rec in tls.findall("field"):
+                if rec.get("name") != "tls.record":
+                    continue
+                handle_record(c, rec, src, dst)
+    out = []
+    for sid in order:
+        c = conns[sid]
+        if not c["tls"]:
+            continue
+        if c["hello_from"]:
+            client, server = c["hello_from"]
+        elif c["syn_from"]:
+            client, server = c["syn_from"]
+        else:
+            a, b = sorted(c["eps"])[:2]
+            client, server = (b, a) if port_of(a) in ports else (a, b)
+        if port_of(server) not in ports:
+            continue
+        out.append(finish(c, client, server, file_index))
+    return out
+
+
+def handle_record(c, rec, src, dst):
+    ctype_f = first(rec, "tls.record.content_type")
+    opaque = first(rec, "tls.record.opaque_type") is not None
+    ctype = int(ctype_f.get("show")) if ctype_f is not None else None
+    if ctype == 20:
+        c["ccs"].add(src)
+    for hs in [f for f in rec.findall("field") if f.get("name") == "tls.handshake"]:
+        t = first(hs, "tls.handshake.type")
+        if t is None:
+            continue
+        htype = int(t.get("show"))
+        if opaque or (c["sh"] is not None and c["tls13"] and htype != 2):
+            c["decrypted_hs"] = True
+        if htype == 1 and c["ch"] is None:
+            c["hello_from"] = (src, dst)
+            sni = first(hs, "tls.handshake.extensions_server_name")
+            alpn = [f.get("show") for f in fields_named(hs, "tls.handshake.extensions_alpn_str")]
+            has_alpn = any(f.get("name") == "tls.handshake.extension.type" and f.get("show") == "16"
+                           for f in hs.iter("field"))
+            c["ch"] = {"sni": sni.get("show") if sni is not None else None,
+                       "alpn": alpn if (alpn or has_alpn) else None}
+        elif htype == 2 and c["sh"] is None:
+            sv = first(hs, "tls.handshake.extensions.supported_version")
+            v = int((sv if sv is not None else first(hs, "tls.handshake.version")).get("show"), 16)
+            cs = first(hs, "tls.handshake.ciphersuite")
+            m = re.match(r"Cipher Suite: (\S+) \(0x([0-9a-fA-F]{4})\)", cs.get("showname"))
+            c["sh"] = {"version": TLS_VERSIONS.get(v, hex(v)), "cs_id": int(cs.get("show"), 16),
+                       "cs_name": m.group(1) if m else None, "from": src}
+            c["tls13"] = v == 0x0304
+        elif htype == 11:
+            side = src
+            if side not in c["certs"]:
+                ders = [bytes.fromhex(f.get("value")) for f in fields_named(hs, "tls.handshake.certificate")]
+                for f in fields_named(hs, "tls.handshake.certificate"):
+                    if int(f.get("size")) * 2 != len(f.get("value", "")):
+                        die("tshark gave a partial certificate value")
+                c["certs"][side] = ders
+        elif htype == 13 and c["creq"] is None:
+            names = [dname_to_rfc2253(d) for d in fields_named(hs, "tls.handshake.dname")]
+            c["creq"] = {"ca_names": names}
+    alert = first(rec, "tls.alert_message")
+    if alert is not None and (ctype == 21 or opaque):
+        lvl = first(rec, "tls.alert_message.level")
+        desc = first(rec, "tls.alert_message.desc")
+        enc = lvl is None or opaque or (src in c["ccs"])
+        c["alerts"].append({"src": src,
+                            "level": {1: "warning", 2: "fatal"}.get(int(lvl.get("show"))) if lvl is not None else None,
+                            "code": int(desc.get("show")) if desc is not None else None,
+                            "encrypted": bool(enc)})
+
+
+def finish(c, client, server, file_index):
+    ch, sh = c["ch"] or {}, c["sh"]
+    tls13 = sh is not None and sh["version"] == "1.3"
+
+    def certs(side):
+        if side not in c["certs"]:
+            return None
+        return [cert_summary(d, file_index) for d in c["certs"][side]]
+
+    if tls13:
+        vis = "decrypted" if c["decrypted_hs"] else "encrypted"
+    else:
+        vis = "plaintext"
+    return {
+        "client": client, "server": server,
+        "tls_version": sh["version"] if sh else None,
+        "cipher_suite_id": sh["cs_id"] if sh else None,
+        "cipher_suite": sh["cs_name"] if sh else None,
+        "sni": ch.get("sni"),
+        "alpn": ch.get("alpn"),
+        "server_certificates": certs(server),
+        "client_certificates": certs(client),
+        "certificate_request": c["creq"],
+        "alerts": [{"from": "client" if a["src"] == client else "server", "level": a["level"],
+                    "code": a["code"], "encrypted": a["encrypted"]} for a in c["alerts"]],
+        "handshake": None,
+        "visibility": vis,
+    }
+
+
+# ------------------------------------------------------------------ main
+def main():
+    ap = argparse.ArgumentParser(add_help=False)
+    ap.add_argument("capture", nargs="?")
+    ap.add_argument("--scenario", default="")
+    ap.add_argument("--ignored", default="")
+    ap.add_argument("--outcome", action="append", default=[])
+    ap.add_argument("--ports", default=DEFAULT_PORTS)
+    ap.add_argument("--keylog")
+    ap.add_argument("--expect-connections", type=int)
+    ap.add_argument("--root", default=DEFAULT_ROOT)
+    ap.add_argument("-o", dest="out")
+    ap.add_argument("-h", "--help", action="store_true")
+    a = ap.parse_args()
+    if a.help or not a.capture:
+        print(__doc__)
+        sys.exit(0 if a.help else 2)
+    ports = [int(p) for p in a.ports.split(",") if p]
+    outcomes = {}
+    for o in a.outcome:
+        k, _, v = o.partition("=")
+        if v not in OUTCOMES:
+            die("--outcome %s: outcome must be one of %s" % (o, ", ".join(OUTCOMES)))
+        outcomes[k.strip()] = v
+
+    name = os.path.basename(a.capture)
+    hdr = header_info(a.capture)
+    packets, capinfo_out, capinfo_err = capinfos(a.capture)
+    # cross-checks against capinfos
+    if hdr["format"] == "pcap" and not re.search(r"File type:\s*(nsec)?pcap\b", capinfo_out):
+        die("capinfos disagrees about the file type:\n" + capinfo_out)
+    if hdr["format"] == "pcapng" and "pcapng" not in capinfo_out:
+        die("capinfos disagrees about the file type:\n" + capinfo_out)
+    want = {"usec": "microseconds", "nsec": "nanoseconds"}.get(hdr["ts_precision"]) if isinstance(hdr["ts_precision"], str) else None
+    if want and want not in capinfo_out:
+        die("capinfos disagrees about the timestamp precision:\n" + capinfo_out)
+    n_if = re.search(r"Number of interfaces in file:\s*(\d+)", capinfo_out)
+    if n_if and int(n_if.group(1)) != len(hdr["link_types"]):
+        die("capinfos counts %s interfaces, the header walk %d" % (n_if.group(1), len(hdr["link_types"])))
+
+    file_index = build_file_index(a.root)
+    xml_root, tshark_err = tshark_pdml(a.capture, ports, a.keylog)
+    conns = analyze(xml_root, ports, file_index)
+    for i, c in enumerate(conns, 1):
+        keys = ["#%d" % i, str(port_of(c["server"])), "*"]
+        c["handshake"] = next((outcomes[k] for k in keys if k in outcomes), "unknown")
+    used = {k for k in outcomes if k == "*" or k.isdigit() or (k.startswith("#") and k[1:].isdigit())}
+    if used != set(outcomes):
+        die("bad --outcome keys: %s" % sorted(set(outcomes) - used))
+    if a.expect_connections is not None and len(conns) != a.expect_connections:
+        die("%s: expected %d connections, found %d: %s" % (
+            name, a.expect_connections, len(conns), [(c["client"], c["server"]) for c in conns]))
+
+    doc = {"capture": name, "scenario": a.scenario}
+    doc.update(hdr)
+    doc["packets"] = packets
+    doc["connections"] = conns
+    doc["ignored"] = a.ignored
+    text = json.dumps(doc, indent=2) + "\n"
+    out = a.out or os.path.join(a.root, "expected", name + ".json")
+    if out == "-":
+        sys.stdout.write(text)
+    else:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        with open(out, "w") as f:
+            f.write(text)
+        print("expected.py: %s: %d connection(s) -> %s" % (name, len(conns), out), file=sys.stderr)
+    if tshark_err:
+        print("expected.py: tshark said: " + tshark_err, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,380 @@
+//! Integration tests: run the real `certwire` binary over the real captures in `captures/`
+//! and compare with the expected values in `captures/expected/`, which were taken from
+//! tshark and `openssl x509` when the captures were made (captures/tools/expected.py), never
+//! from certwire.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("captures")
+}
+
+fn certwire(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_certwire"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run certwire");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "certwire {args:?} panicked:\n{stderr}");
+    out
+}
+
+fn certwire_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_certwire"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run certwire");
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    out
+}
+
+fn json_of(out: &Output, what: &str) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{what}: not JSON ({e}); stderr:\n{}", String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+fn analyze_json(capture: &str) -> Value {
+    let out = certwire(&["analyze", capture, "--format", "json"]);
+    json_of(&out, capture)
+}
+
+/// Every expected-values file (one per capture).
+fn expected_files() -> Vec<(String, Value)> {
+    let mut v: Vec<(String, Value)> = std::fs::read_dir(root().join("expected"))
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            let name = p.file_name()?.to_str()?.to_string();
+            if !name.ends_with(".json") || name.ends_with(".decrypted.json") || name == "files.json" {
+                return None;
+            }
+            let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).ok()?).ok()?;
+            Some((name, v))
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(v.len() >= 10, "expected files missing: {}", v.len());
+    v
+}
+
+/// sha256 → file, for every certificate file under captures/ (openssl-made).
+fn local_files() -> BTreeMap<String, String> {
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(root().join("expected/files.json")).unwrap()).unwrap();
+    v.as_object().unwrap().iter().map(|(k, v)| (v["sha256"].as_str().unwrap().to_string(), k.clone())).collect()
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn compare_certs(ctx: &str, exp: &Value, got: &Value, truncated: bool, problems: &mut Vec<String>) {
+    let files = local_files();
+    match (exp.as_array(), got.as_array()) {
+        (Some(e), Some(g)) => {
+            if e.len() != g.len() && !(truncated && g.len() >= e.len()) {
+                problems.push(format!("{ctx}: {} certificates expected, {} reported", e.len(), g.len()));
+            }
+            for (x, y) in e.iter().zip(g) {
+                for k in ["sha256", "serial", "subject", "issuer", "not_before", "not_after"] {
+                    if x[k] != y[k] {
+                        problems.push(format!("{ctx} {k}: expected {} got {}", s(&x[k]), s(&y[k])));
+                    }
+                }
+            }
+            for y in g.iter().skip(e.len()) {
+                // Beyond what tshark could decode (a chain cut by a gap, which tshark
+                // shows nothing of): each must be a whole, real certificate from the node.
+                if !files.contains_key(y["sha256"].as_str().unwrap_or("")) {
+                    problems.push(format!("{ctx}: reported certificate {} is not one of the files", s(&y["sha256"])));
+                }
+            }
+        }
+        (None, Some(g)) if truncated => {
+            for y in g {
+                if !files.contains_key(y["sha256"].as_str().unwrap_or("")) {
+                    problems.push(format!("{ctx}: partial-chain certificate {} is not one of the files", s(&y["sha256"])));
+                }
+            }
+        }
+        (None, None) => {}
+        (e, g) => problems.push(format!(
+            "{ctx}: expected {} got {}",
+            e.map(|e| format!("{} certs", e.len())).unwrap_or("null".into()),
+            g.map(|g| format!("{} certs", g.len())).unwrap_or("null".into())
+        )),
+    }
+}
+
+fn compare(name: &str, exp: &Value, got: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let ec = exp["connections"].as_array().unwrap();
+    let gc = got["connections"].as_array().unwrap();
+    if ec.len() != gc.len() {
+        problems.push(format!("{name}: {} connections expected, {} reported", ec.len(), gc.len()));
+    }
+    for (e, g) in ec.iter().zip(gc) {
+        let ctx = format!("{name} {}", s(&e["client"]));
+        for k in ["client", "server", "tls_version", "cipher_suite", "sni", "alpn", "visibility"] {
+            if e[k] != g[k] {
+                problems.push(format!("{ctx} {k}: expected {} got {}", s(&e[k]), s(&g[k])));
+            }
+        }
+        // Without keys a TLS 1.3 outcome is not visible: "unknown" is the honest answer.
+        let encrypted = e["visibility"] == "encrypted";
+        if e["handshake"] != g["handshake"] && !(encrypted && g["handshake"] == "unknown") {
+            problems.push(format!("{ctx} handshake: expected {} got {}", s(&e["handshake"]), s(&g["handshake"])));
+        }
+        let truncated = !g["truncated_certificate_messages"].as_array().map(|a| a.is_empty()).unwrap_or(true);
+        compare_certs(&format!("{ctx} server"), &e["server_certificates"], &g["server_certificates"], truncated, &mut problems);
+        compare_certs(&format!("{ctx} client"), &e["client_certificates"], &g["client_certificates"], truncated, &mut problems);
+        let ca = |v: &Value| v.get("certificate_request").and_then(|c| c.get("ca_names")).cloned();
+        if ca(e) != ca(g) {
+            problems.push(format!("{ctx} certificate_request: expected {:?} got {:?}", ca(e), ca(g)));
+        }
+        // Plaintext alerts (encrypted close_notify after a completed handshake is not
+        // followed once the handshake is decided).
+        let alerts = |v: &Value| -> Vec<(String, String, String)> {
+            v["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a["encrypted"] == false)
+                .map(|a| (s(&a["from"]), s(&a["level"]), s(&a["code"])))
+                .collect()
+        };
+        if alerts(e) != alerts(g) {
+            problems.push(format!("{ctx} alerts: expected {:?} got {:?}", alerts(e), alerts(g)));
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_capture_matches_tshark_and_openssl() {
+    let mut problems = Vec::new();
+    for (file, exp) in expected_files() {
+        let capture = exp["capture"].as_str().unwrap().to_string();
+        assert!(file.starts_with(&capture), "{file} names {capture}");
+        let got = analyze_json(&capture);
+        problems.extend(compare(&capture, &exp, &got));
+        // The input facts: format, link types, packet count (capinfos).
+        let input = &got["inputs"][0];
+        if let Some(n) = exp["packets"].as_u64() {
+            if input["packets"].as_u64() != Some(n) {
+                problems.push(format!("{capture}: {n} packets expected, read {}", input["packets"]));
+            }
+        }
+        if input["format"] != exp["format"] {
+            problems.push(format!("{capture}: format {} vs {}", input["format"], exp["format"]));
+        }
+    }
+    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+}
+
+#[test]
+fn every_link_type_is_covered_by_a_real_capture() {
+    let mut seen = std::collections::BTreeSet::new();
+    for (_, exp) in expected_files() {
+        let got = analyze_json(exp["capture"].as_str().unwrap());
+        if got["connections"].as_array().map(|c| !c.is_empty()).unwrap_or(false) {
+            for lt in got["inputs"][0]["link_types"].as_array().unwrap() {
+                seen.insert(s(lt));
+            }
+        }
+    }
+    for lt in ["EN10MB", "LINUX_SLL", "LINUX_SLL2", "NULL", "RAW"] {
+        assert!(seen.contains(lt), "no capture with handshakes on link type {lt}: {seen:?}");
+    }
+}
+
+/// The same connections, certificates and outcomes in every format.
+#[test]
+fn all_formats_carry_the_same_certificates() {
+    let capture = "kubelet-rotated-tls12.pcap";
+    let doc = analyze_json(capture);
+    let conns = doc["connections"].as_array().unwrap();
+    assert_eq!(conns.len(), 2);
+    let table = String::from_utf8(certwire(&["analyze", capture]).stdout).unwrap();
+    let md = String::from_utf8(certwire(&["analyze", capture, "-f", "markdown"]).stdout).unwrap();
+    let jsonl = String::from_utf8(certwire(&["analyze", capture, "-f", "jsonl"]).stdout).unwrap();
+    let lines: Vec<Value> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), conns.len() + 1, "one line per connection and a summary");
+    assert_eq!(lines.last().unwrap()["record"], "summary");
+    for c in conns {
+        for side in ["server_certificates", "client_certificates"] {
+            for cert in c[side].as_array().unwrap() {
+                for k in ["serial", "sha256"] {
+                    let v = cert[k].as_str().unwrap();
+                    assert!(table.contains(v), "table lacks {k} {v}");
+                    assert!(md.contains(v), "markdown lacks {k} {v}");
+                }
+            }
+        }
+        assert!(table.contains(c["client"].as_str().unwrap()));
+        assert!(md.contains(c["client"].as_str().unwrap()));
+        let line = lines.iter().find(|l| l["client"] == c["client"]).expect("jsonl line");
+        assert_eq!(line["record"], "connection");
+        assert_eq!(line["server_certificates"], c["server_certificates"]);
+        assert_eq!(line["client_certificates"], c["client_certificates"]);
+        assert_eq!(line["handshake"], c["handshake"]);
+    }
+}
+
+#[test]
+fn output_file_option_writes_the_report() {
+    let dir = std::env::temp_dir().join(format!("certwire-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ticket.md");
+    let out = certwire(&["analyze", "kubelet-rotated-tls12.pcap", "-f", "markdown", "-o", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    let md = std::fs::read_to_string(&path).unwrap();
+    assert!(md.starts_with("# certwire report"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn stdin_gives_the_same_result_as_the_file() {
+    let capture = "kubelet-rotated-tls12.pcap";
+    let bytes = std::fs::read(root().join(capture)).unwrap();
+    let from_file = analyze_json(capture);
+    let from_stdin = json_of(&certwire_stdin(&["analyze", "-", "-f", "json"], &bytes), "stdin");
+    let strip = |v: &Value| -> Vec<Value> {
+        v["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                c.as_object_mut().unwrap().remove("input");
+                c
+            })
+            .collect()
+    };
+    assert_eq!(strip(&from_file), strip(&from_stdin));
+    // gzip-compressed on stdin too.
+    let gz = std::fs::read(root().join("kubelet-rotated-tls12.pcap.gz")).unwrap();
+    let from_gz = json_of(&certwire_stdin(&["analyze", "-", "-f", "json"], &gz), "stdin gz");
+    assert_eq!(strip(&from_file), strip(&from_gz));
+    assert_eq!(from_gz["inputs"][0]["gzip"], true);
+}
+
+#[test]
+fn several_inputs_in_one_run() {
+    let out = certwire(&["analyze", "kubelet-rotated-tls12.pcap", "rogue-ca-sll.pcap", "-f", "json"]);
+    let v = json_of(&out, "two inputs");
+    assert_eq!(v["inputs"].as_array().unwrap().len(), 2);
+    let a = analyze_json("kubelet-rotated-tls12.pcap")["connections"].as_array().unwrap().len();
+    let b = analyze_json("rogue-ca-sll.pcap")["connections"].as_array().unwrap().len();
+    let conns = v["connections"].as_array().unwrap();
+    assert_eq!(conns.len(), a + b);
+    // Ordered by input, then first packet; ids follow that order.
+    assert_eq!(conns[0]["input"], "kubelet-rotated-tls12.pcap");
+    assert_eq!(conns[a + b - 1]["input"], "rogue-ca-sll.pcap");
+    for (i, c) in conns.iter().enumerate() {
+        assert_eq!(c["id"].as_u64(), Some(i as u64 + 1));
+    }
+}
+
+#[test]
+fn a_capture_cut_mid_record_keeps_what_came_before_and_warns() {
+    let exp: Value = serde_json::from_str(&std::fs::read_to_string(root().join("expected/truncated.pcap.json")).unwrap()).unwrap();
+    let out = certwire(&["analyze", "truncated.pcap", "-f", "json"]);
+    assert_eq!(out.status.code(), Some(0), "a cut-off file is a warning, not unusable input");
+    let v = json_of(&out, "truncated");
+    assert_eq!(v["connections"].as_array().unwrap().len(), exp["connections"].as_array().unwrap().len());
+    assert!(v["inputs"][0]["truncated_at"].is_u64());
+    let w = v["warnings"].as_array().unwrap();
+    assert!(w.iter().any(|w| w["message"].as_str().unwrap().contains("middle of a record")), "{w:?}");
+}
+
+#[test]
+fn the_article_filter_gives_an_honest_incomplete_result() {
+    let v = analyze_json("filtered-0x16.pcap");
+    let conns = v["connections"].as_array().unwrap();
+    assert!(!conns.is_empty());
+    for c in conns {
+        assert_ne!(c["handshake"], "completed", "{c}");
+        assert!(!c["gaps"].as_array().unwrap().is_empty(), "gap not reported: {c}");
+    }
+}
+
+#[test]
+fn garbage_input_is_a_clear_error_and_exit_status_3() {
+    let dir = std::env::temp_dir().join(format!("certwire-garbage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let junk = dir.join("notes.pcap");
+    std::fs::write(&junk, b"this is not a capture, it is a text file\n").unwrap();
+    let empty = dir.join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    for (path, needle) in [(&junk, "not a pcap or pcapng capture"), (&empty, "empty input")] {
+        let out = certwire(&["analyze", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(3));
+        let err = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle) && err.contains(path.file_name().unwrap().to_str().unwrap()), "{err}");
+    }
+    let out = certwire(&["analyze", "does-not-exist.pcap"]);
+    assert_eq!(out.status.code(), Some(3));
+    // A corrupt record in the middle: everything before it is still reported.
+    let mut bytes = std::fs::read(root().join("kubelet-rotated-tls12.pcap")).unwrap();
+    let cut = bytes.len() * 3 / 4;
+    let corrupt_at = next_record_offset(&bytes, cut);
+    bytes[corrupt_at + 8..corrupt_at + 12].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    let bad = dir.join("corrupt.pcap");
+    std::fs::write(&bad, &bytes).unwrap();
+    let out = certwire(&["analyze", bad.to_str().unwrap(), "-f", "json"]);
+    assert_eq!(out.status.code(), Some(3));
+    let v = json_of(&out, "corrupt");
+    assert!(!v["connections"].as_array().unwrap().is_empty(), "results before the corruption are lost");
+    let err = v["inputs"][0]["error"].as_str().unwrap();
+    assert!(err.contains("corrupt.pcap") && err.contains("byte"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Offset of the first pcap record header at or after `min` (walking from the start).
+fn next_record_offset(b: &[u8], min: usize) -> usize {
+    let mut off = 24;
+    while off < min {
+        let caplen = u32::from_le_bytes(b[off + 8..off + 12].try_into().unwrap()) as usize;
+        off += 16 + caplen;
+    }
+    off
+}
+
+#[test]
+fn ports_option_limits_what_is_followed() {
+    let v = json_of(&certwire(&["analyze", "kubelet-rotated-tls12.pcap", "--ports", "10250", "-f", "json"]), "ports");
+    assert!(v["connections"].as_array().unwrap().is_empty());
+    // The Go capture carries one TLS handshake on 443 that is ignored by default and found
+    // with --any-port.
+    let default = analyze_json("kubeconfig-go-sll2.pcap")["connections"].as_array().unwrap().len();
+    let any = json_of(&certwire(&["analyze", "kubeconfig-go-sll2.pcap", "--any-port", "-f", "json"]), "any")["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| s(&c["server"]))
+        .collect::<Vec<_>>();
+    assert_eq!(any.len(), default + 1, "{any:?}");
+    assert!(any.iter().any(|s| s.ends_with(":443")));
+}
