@@ -21,7 +21,10 @@ fn certwire(args: &[&str]) -> Output {
         .output()
         .expect("run certwire");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "certwire {args:?} panicked:\n{stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "certwire {args:?} panicked:\n{stderr}"
+    );
     out
 }
 
@@ -47,7 +50,10 @@ fn certwire_stdin(args: &[&str], input: &[u8]) -> Output {
 
 fn json_of(out: &Output, what: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{what}: not JSON ({e}); stderr:\n{}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "{what}: not JSON ({e}); stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     })
 }
 
@@ -63,7 +69,8 @@ fn expected_files() -> Vec<(String, Value)> {
         .filter_map(|e| {
             let p = e.ok()?.path();
             let name = p.file_name()?.to_str()?.to_string();
-            if !name.ends_with(".json") || name.ends_with(".decrypted.json") || name == "files.json" {
+            if !name.ends_with(".json") || name.ends_with(".decrypted.json") || name == "files.json"
+            {
                 return None;
             }
             let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).ok()?).ok()?;
@@ -77,8 +84,14 @@ fn expected_files() -> Vec<(String, Value)> {
 
 /// sha256 → file, for every certificate file under captures/ (openssl-made).
 fn local_files() -> BTreeMap<String, String> {
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(root().join("expected/files.json")).unwrap()).unwrap();
-    v.as_object().unwrap().iter().map(|(k, v)| (v["sha256"].as_str().unwrap().to_string(), k.clone())).collect()
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("expected/files.json")).unwrap())
+            .unwrap();
+    v.as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (v["sha256"].as_str().unwrap().to_string(), k.clone()))
+        .collect()
 }
 
 fn s(v: &Value) -> String {
@@ -93,10 +106,21 @@ fn compare_certs(ctx: &str, exp: &Value, got: &Value, truncated: bool, problems:
     match (exp.as_array(), got.as_array()) {
         (Some(e), Some(g)) => {
             if e.len() != g.len() && !(truncated && g.len() >= e.len()) {
-                problems.push(format!("{ctx}: {} certificates expected, {} reported", e.len(), g.len()));
+                problems.push(format!(
+                    "{ctx}: {} certificates expected, {} reported",
+                    e.len(),
+                    g.len()
+                ));
             }
             for (x, y) in e.iter().zip(g) {
-                for k in ["sha256", "serial", "subject", "issuer", "not_before", "not_after"] {
+                for k in [
+                    "sha256",
+                    "serial",
+                    "subject",
+                    "issuer",
+                    "not_before",
+                    "not_after",
+                ] {
                     if x[k] != y[k] {
                         problems.push(format!("{ctx} {k}: expected {} got {}", s(&x[k]), s(&y[k])));
                     }
@@ -106,22 +130,30 @@ fn compare_certs(ctx: &str, exp: &Value, got: &Value, truncated: bool, problems:
                 // Beyond what tshark could decode (a chain cut by a gap, which tshark
                 // shows nothing of): each must be a whole, real certificate from the node.
                 if !files.contains_key(y["sha256"].as_str().unwrap_or("")) {
-                    problems.push(format!("{ctx}: reported certificate {} is not one of the files", s(&y["sha256"])));
+                    problems.push(format!(
+                        "{ctx}: reported certificate {} is not one of the files",
+                        s(&y["sha256"])
+                    ));
                 }
             }
         }
         (None, Some(g)) if truncated => {
             for y in g {
                 if !files.contains_key(y["sha256"].as_str().unwrap_or("")) {
-                    problems.push(format!("{ctx}: partial-chain certificate {} is not one of the files", s(&y["sha256"])));
+                    problems.push(format!(
+                        "{ctx}: partial-chain certificate {} is not one of the files",
+                        s(&y["sha256"])
+                    ));
                 }
             }
         }
         (None, None) => {}
         (e, g) => problems.push(format!(
             "{ctx}: expected {} got {}",
-            e.map(|e| format!("{} certs", e.len())).unwrap_or("null".into()),
-            g.map(|g| format!("{} certs", g.len())).unwrap_or("null".into())
+            e.map(|e| format!("{} certs", e.len()))
+                .unwrap_or("null".into()),
+            g.map(|g| format!("{} certs", g.len()))
+                .unwrap_or("null".into())
         )),
     }
 }
@@ -131,11 +163,23 @@ fn compare(name: &str, exp: &Value, got: &Value) -> Vec<String> {
     let ec = exp["connections"].as_array().unwrap();
     let gc = got["connections"].as_array().unwrap();
     if ec.len() != gc.len() {
-        problems.push(format!("{name}: {} connections expected, {} reported", ec.len(), gc.len()));
+        problems.push(format!(
+            "{name}: {} connections expected, {} reported",
+            ec.len(),
+            gc.len()
+        ));
     }
     for (e, g) in ec.iter().zip(gc) {
         let ctx = format!("{name} {}", s(&e["client"]));
-        for k in ["client", "server", "tls_version", "cipher_suite", "sni", "alpn", "visibility"] {
+        for k in [
+            "client",
+            "server",
+            "tls_version",
+            "cipher_suite",
+            "sni",
+            "alpn",
+            "visibility",
+        ] {
             if e[k] != g[k] {
                 problems.push(format!("{ctx} {k}: expected {} got {}", s(&e[k]), s(&g[k])));
             }
@@ -143,14 +187,41 @@ fn compare(name: &str, exp: &Value, got: &Value) -> Vec<String> {
         // Without keys a TLS 1.3 outcome is not visible: "unknown" is the honest answer.
         let encrypted = e["visibility"] == "encrypted";
         if e["handshake"] != g["handshake"] && !(encrypted && g["handshake"] == "unknown") {
-            problems.push(format!("{ctx} handshake: expected {} got {}", s(&e["handshake"]), s(&g["handshake"])));
+            problems.push(format!(
+                "{ctx} handshake: expected {} got {}",
+                s(&e["handshake"]),
+                s(&g["handshake"])
+            ));
         }
-        let truncated = !g["truncated_certificate_messages"].as_array().map(|a| a.is_empty()).unwrap_or(true);
-        compare_certs(&format!("{ctx} server"), &e["server_certificates"], &g["server_certificates"], truncated, &mut problems);
-        compare_certs(&format!("{ctx} client"), &e["client_certificates"], &g["client_certificates"], truncated, &mut problems);
-        let ca = |v: &Value| v.get("certificate_request").and_then(|c| c.get("ca_names")).cloned();
+        let truncated = !g["truncated_certificate_messages"]
+            .as_array()
+            .map(|a| a.is_empty())
+            .unwrap_or(true);
+        compare_certs(
+            &format!("{ctx} server"),
+            &e["server_certificates"],
+            &g["server_certificates"],
+            truncated,
+            &mut problems,
+        );
+        compare_certs(
+            &format!("{ctx} client"),
+            &e["client_certificates"],
+            &g["client_certificates"],
+            truncated,
+            &mut problems,
+        );
+        let ca = |v: &Value| {
+            v.get("certificate_request")
+                .and_then(|c| c.get("ca_names"))
+                .cloned()
+        };
         if ca(e) != ca(g) {
-            problems.push(format!("{ctx} certificate_request: expected {:?} got {:?}", ca(e), ca(g)));
+            problems.push(format!(
+                "{ctx} certificate_request: expected {:?} got {:?}",
+                ca(e),
+                ca(g)
+            ));
         }
         // Plaintext alerts (encrypted close_notify after a completed handshake is not
         // followed once the handshake is decided).
@@ -164,7 +235,11 @@ fn compare(name: &str, exp: &Value, got: &Value) -> Vec<String> {
                 .collect()
         };
         if alerts(e) != alerts(g) {
-            problems.push(format!("{ctx} alerts: expected {:?} got {:?}", alerts(e), alerts(g)));
+            problems.push(format!(
+                "{ctx} alerts: expected {:?} got {:?}",
+                alerts(e),
+                alerts(g)
+            ));
         }
     }
     problems
@@ -182,14 +257,25 @@ fn every_capture_matches_tshark_and_openssl() {
         let input = &got["inputs"][0];
         if let Some(n) = exp["packets"].as_u64() {
             if input["packets"].as_u64() != Some(n) {
-                problems.push(format!("{capture}: {n} packets expected, read {}", input["packets"]));
+                problems.push(format!(
+                    "{capture}: {n} packets expected, read {}",
+                    input["packets"]
+                ));
             }
         }
         if input["format"] != exp["format"] {
-            problems.push(format!("{capture}: format {} vs {}", input["format"], exp["format"]));
+            problems.push(format!(
+                "{capture}: format {} vs {}",
+                input["format"], exp["format"]
+            ));
         }
     }
-    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -197,15 +283,112 @@ fn every_link_type_is_covered_by_a_real_capture() {
     let mut seen = std::collections::BTreeSet::new();
     for (_, exp) in expected_files() {
         let got = analyze_json(exp["capture"].as_str().unwrap());
-        if got["connections"].as_array().map(|c| !c.is_empty()).unwrap_or(false) {
+        if got["connections"]
+            .as_array()
+            .map(|c| !c.is_empty())
+            .unwrap_or(false)
+        {
             for lt in got["inputs"][0]["link_types"].as_array().unwrap() {
                 seen.insert(s(lt));
             }
         }
     }
     for lt in ["EN10MB", "LINUX_SLL", "LINUX_SLL2", "NULL", "RAW"] {
-        assert!(seen.contains(lt), "no capture with handshakes on link type {lt}: {seen:?}");
+        assert!(
+            seen.contains(lt),
+            "no capture with handshakes on link type {lt}: {seen:?}"
+        );
     }
+}
+
+/// Every serial and fingerprint tshark/openssl give for every capture appears in the table
+/// and Markdown outputs too, and JSON Lines carries the same connections as JSON.
+#[test]
+fn every_format_shows_every_expected_certificate() {
+    for (_, exp) in expected_files() {
+        let capture = exp["capture"].as_str().unwrap();
+        let table = String::from_utf8(certwire(&["analyze", capture]).stdout).unwrap();
+        let md =
+            String::from_utf8(certwire(&["analyze", capture, "-f", "markdown"]).stdout).unwrap();
+        let jsonl =
+            String::from_utf8(certwire(&["analyze", capture, "-f", "jsonl"]).stdout).unwrap();
+        let conns = exp["connections"].as_array().unwrap();
+        assert_eq!(
+            jsonl.lines().count(),
+            conns.len() + 1,
+            "{capture}: jsonl lines"
+        );
+        for c in conns {
+            for side in ["server_certificates", "client_certificates"] {
+                for cert in c[side].as_array().into_iter().flatten() {
+                    for k in ["serial", "sha256"] {
+                        let v = cert[k].as_str().unwrap();
+                        assert!(table.contains(v), "{capture}: table lacks {k} {v}");
+                        assert!(md.contains(v), "{capture}: markdown lacks {k} {v}");
+                        assert!(jsonl.contains(v), "{capture}: jsonl lacks {k} {v}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `tcpdump -w - | certwire analyze -`: a handshake is reported while the capture is still
+/// being written, not at end of input.
+#[test]
+fn stdin_reports_each_handshake_before_the_input_ends() {
+    use std::io::{BufRead, BufReader};
+    let bytes = std::fs::read(root().join("kubelet-rotated-tls12.pcap")).unwrap();
+    // Up to the end of the first connection (packet 22 of 44, by tshark's numbering).
+    let first_conn_end = record_end(&bytes, 22);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_certwire"))
+        .args(["analyze", "-", "-f", "jsonl"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&bytes[..first_conn_end]).unwrap();
+    stdin.flush().unwrap();
+    // Read on another thread so that a regression fails the test instead of hanging it.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let wait = std::time::Duration::from_secs(30);
+    let first = rx.recv_timeout(wait);
+    if first.is_err() {
+        let _ = child.kill();
+    }
+    let first: Value =
+        serde_json::from_str(&first.expect("no line before the end of input")).unwrap();
+    assert_eq!(first["record"], "connection");
+    assert_eq!(first["handshake"], "completed");
+    stdin.write_all(&bytes[first_conn_end..]).unwrap();
+    drop(stdin);
+    let rest: Vec<Value> = rx
+        .iter()
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect();
+    assert_eq!(rest.len(), 2, "second connection and the summary");
+    assert_eq!(rest[1]["record"], "summary");
+    assert!(child.wait().unwrap().success());
+}
+
+/// Byte offset just past pcap record number `n` (1-based).
+fn record_end(b: &[u8], n: usize) -> usize {
+    let mut off = 24;
+    for _ in 0..n {
+        let caplen = u32::from_le_bytes(b[off + 8..off + 12].try_into().unwrap()) as usize;
+        off += 16 + caplen;
+    }
+    off
 }
 
 /// The same connections, certificates and outcomes in every format.
@@ -218,8 +401,15 @@ fn all_formats_carry_the_same_certificates() {
     let table = String::from_utf8(certwire(&["analyze", capture]).stdout).unwrap();
     let md = String::from_utf8(certwire(&["analyze", capture, "-f", "markdown"]).stdout).unwrap();
     let jsonl = String::from_utf8(certwire(&["analyze", capture, "-f", "jsonl"]).stdout).unwrap();
-    let lines: Vec<Value> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), conns.len() + 1, "one line per connection and a summary");
+    let lines: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        conns.len() + 1,
+        "one line per connection and a summary"
+    );
     assert_eq!(lines.last().unwrap()["record"], "summary");
     for c in conns {
         for side in ["server_certificates", "client_certificates"] {
@@ -233,7 +423,10 @@ fn all_formats_carry_the_same_certificates() {
         }
         assert!(table.contains(c["client"].as_str().unwrap()));
         assert!(md.contains(c["client"].as_str().unwrap()));
-        let line = lines.iter().find(|l| l["client"] == c["client"]).expect("jsonl line");
+        let line = lines
+            .iter()
+            .find(|l| l["client"] == c["client"])
+            .expect("jsonl line");
         assert_eq!(line["record"], "connection");
         assert_eq!(line["server_certificates"], c["server_certificates"]);
         assert_eq!(line["client_certificates"], c["client_certificates"]);
@@ -246,7 +439,14 @@ fn output_file_option_writes_the_report() {
     let dir = std::env::temp_dir().join(format!("certwire-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("ticket.md");
-    let out = certwire(&["analyze", "kubelet-rotated-tls12.pcap", "-f", "markdown", "-o", path.to_str().unwrap()]);
+    let out = certwire(&[
+        "analyze",
+        "kubelet-rotated-tls12.pcap",
+        "-f",
+        "markdown",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
     assert!(out.status.success());
     assert!(out.stdout.is_empty());
     let md = std::fs::read_to_string(&path).unwrap();
@@ -259,7 +459,10 @@ fn stdin_gives_the_same_result_as_the_file() {
     let capture = "kubelet-rotated-tls12.pcap";
     let bytes = std::fs::read(root().join(capture)).unwrap();
     let from_file = analyze_json(capture);
-    let from_stdin = json_of(&certwire_stdin(&["analyze", "-", "-f", "json"], &bytes), "stdin");
+    let from_stdin = json_of(
+        &certwire_stdin(&["analyze", "-", "-f", "json"], &bytes),
+        "stdin",
+    );
     let strip = |v: &Value| -> Vec<Value> {
         v["connections"]
             .as_array()
@@ -275,18 +478,33 @@ fn stdin_gives_the_same_result_as_the_file() {
     assert_eq!(strip(&from_file), strip(&from_stdin));
     // gzip-compressed on stdin too.
     let gz = std::fs::read(root().join("kubelet-rotated-tls12.pcap.gz")).unwrap();
-    let from_gz = json_of(&certwire_stdin(&["analyze", "-", "-f", "json"], &gz), "stdin gz");
+    let from_gz = json_of(
+        &certwire_stdin(&["analyze", "-", "-f", "json"], &gz),
+        "stdin gz",
+    );
     assert_eq!(strip(&from_file), strip(&from_gz));
     assert_eq!(from_gz["inputs"][0]["gzip"], true);
 }
 
 #[test]
 fn several_inputs_in_one_run() {
-    let out = certwire(&["analyze", "kubelet-rotated-tls12.pcap", "rogue-ca-sll.pcap", "-f", "json"]);
+    let out = certwire(&[
+        "analyze",
+        "kubelet-rotated-tls12.pcap",
+        "rogue-ca-sll.pcap",
+        "-f",
+        "json",
+    ]);
     let v = json_of(&out, "two inputs");
     assert_eq!(v["inputs"].as_array().unwrap().len(), 2);
-    let a = analyze_json("kubelet-rotated-tls12.pcap")["connections"].as_array().unwrap().len();
-    let b = analyze_json("rogue-ca-sll.pcap")["connections"].as_array().unwrap().len();
+    let a = analyze_json("kubelet-rotated-tls12.pcap")["connections"]
+        .as_array()
+        .unwrap()
+        .len();
+    let b = analyze_json("rogue-ca-sll.pcap")["connections"]
+        .as_array()
+        .unwrap()
+        .len();
     let conns = v["connections"].as_array().unwrap();
     assert_eq!(conns.len(), a + b);
     // Ordered by input, then first packet; ids follow that order.
@@ -299,14 +517,30 @@ fn several_inputs_in_one_run() {
 
 #[test]
 fn a_capture_cut_mid_record_keeps_what_came_before_and_warns() {
-    let exp: Value = serde_json::from_str(&std::fs::read_to_string(root().join("expected/truncated.pcap.json")).unwrap()).unwrap();
+    let exp: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("expected/truncated.pcap.json")).unwrap(),
+    )
+    .unwrap();
     let out = certwire(&["analyze", "truncated.pcap", "-f", "json"]);
-    assert_eq!(out.status.code(), Some(0), "a cut-off file is a warning, not unusable input");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a cut-off file is a warning, not unusable input"
+    );
     let v = json_of(&out, "truncated");
-    assert_eq!(v["connections"].as_array().unwrap().len(), exp["connections"].as_array().unwrap().len());
+    assert_eq!(
+        v["connections"].as_array().unwrap().len(),
+        exp["connections"].as_array().unwrap().len()
+    );
     assert!(v["inputs"][0]["truncated_at"].is_u64());
     let w = v["warnings"].as_array().unwrap();
-    assert!(w.iter().any(|w| w["message"].as_str().unwrap().contains("middle of a record")), "{w:?}");
+    assert!(
+        w.iter().any(|w| w["message"]
+            .as_str()
+            .unwrap()
+            .contains("middle of a record")),
+        "{w:?}"
+    );
 }
 
 #[test]
@@ -316,7 +550,10 @@ fn the_article_filter_gives_an_honest_incomplete_result() {
     assert!(!conns.is_empty());
     for c in conns {
         assert_ne!(c["handshake"], "completed", "{c}");
-        assert!(!c["gaps"].as_array().unwrap().is_empty(), "gap not reported: {c}");
+        assert!(
+            !c["gaps"].as_array().unwrap().is_empty(),
+            "gap not reported: {c}"
+        );
     }
 }
 
@@ -328,11 +565,18 @@ fn garbage_input_is_a_clear_error_and_exit_status_3() {
     std::fs::write(&junk, b"this is not a capture, it is a text file\n").unwrap();
     let empty = dir.join("empty.pcap");
     std::fs::write(&empty, b"").unwrap();
-    for (path, needle) in [(&junk, "not a pcap or pcapng capture"), (&empty, "empty input")] {
+    for (path, needle) in [
+        (&junk, "not a pcap or pcapng capture"),
+        (&empty, "empty input"),
+    ] {
         let out = certwire(&["analyze", path.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(3));
-        let err = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(needle) && err.contains(path.file_name().unwrap().to_str().unwrap()), "{err}");
+        let err = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(needle) && err.contains(path.file_name().unwrap().to_str().unwrap()),
+            "{err}"
+        );
     }
     let out = certwire(&["analyze", "does-not-exist.pcap"]);
     assert_eq!(out.status.code(), Some(3));
@@ -346,9 +590,15 @@ fn garbage_input_is_a_clear_error_and_exit_status_3() {
     let out = certwire(&["analyze", bad.to_str().unwrap(), "-f", "json"]);
     assert_eq!(out.status.code(), Some(3));
     let v = json_of(&out, "corrupt");
-    assert!(!v["connections"].as_array().unwrap().is_empty(), "results before the corruption are lost");
+    assert!(
+        !v["connections"].as_array().unwrap().is_empty(),
+        "results before the corruption are lost"
+    );
     let err = v["inputs"][0]["error"].as_str().unwrap();
-    assert!(err.contains("corrupt.pcap") && err.contains("byte"), "{err}");
+    assert!(
+        err.contains("corrupt.pcap") && err.contains("byte"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -364,12 +614,34 @@ fn next_record_offset(b: &[u8], min: usize) -> usize {
 
 #[test]
 fn ports_option_limits_what_is_followed() {
-    let v = json_of(&certwire(&["analyze", "kubelet-rotated-tls12.pcap", "--ports", "10250", "-f", "json"]), "ports");
+    let v = json_of(
+        &certwire(&[
+            "analyze",
+            "kubelet-rotated-tls12.pcap",
+            "--ports",
+            "10250",
+            "-f",
+            "json",
+        ]),
+        "ports",
+    );
     assert!(v["connections"].as_array().unwrap().is_empty());
     // The Go capture carries one TLS handshake on 443 that is ignored by default and found
     // with --any-port.
-    let default = analyze_json("kubeconfig-go-sll2.pcap")["connections"].as_array().unwrap().len();
-    let any = json_of(&certwire(&["analyze", "kubeconfig-go-sll2.pcap", "--any-port", "-f", "json"]), "any")["connections"]
+    let default = analyze_json("kubeconfig-go-sll2.pcap")["connections"]
+        .as_array()
+        .unwrap()
+        .len();
+    let any = json_of(
+        &certwire(&[
+            "analyze",
+            "kubeconfig-go-sll2.pcap",
+            "--any-port",
+            "-f",
+            "json",
+        ]),
+        "any",
+    )["connections"]
         .as_array()
         .unwrap()
         .iter()

@@ -83,6 +83,32 @@ impl Analyzer {
         path: &str,
         sink: &mut dyn FnMut(ConnectionReport),
     ) -> InputReport {
+        match source::open_input(path) {
+            Ok(input) => {
+                let gzip = input.gzip;
+                let mut report = self.analyze_reader(path, input.reader, sink);
+                report.gzip = gzip;
+                report
+            }
+            Err(e) => {
+                self.warn(path, None, None, e.to_string());
+                InputReport {
+                    path: path.to_string(),
+                    error: Some(e.to_string()),
+                    ..Default::default()
+                }
+            }
+        }
+    }
+
+    /// Analyze a capture already opened (and decompressed); `name` labels it in reports.
+    pub fn analyze_reader(
+        &mut self,
+        name: &str,
+        reader: impl std::io::BufRead + Send,
+        sink: &mut dyn FnMut(ConnectionReport),
+    ) -> InputReport {
+        let path = name;
         let mut run = Run {
             input: path,
             table: FlowTable::default(),
@@ -93,14 +119,12 @@ impl Analyzer {
             unsupported_warned: Vec::new(),
         };
         let mut stats = CaptureStats::default();
-        let result = source::open_input(path).and_then(|input| {
-            run.report.gzip = input.gzip;
-            source::read_capture(&input.name, input.reader, &mut stats, |ev| match ev {
-                Event::Packet(p) => self.on_packet(&mut run, &p, sink),
-                // Key logs are used once TLS 1.3 decryption lands; until then they are
-                // recognised and counted.
-                Event::TlsKeyLog(_) => {}
-            })
+        let label = if path == "-" { "<stdin>" } else { path };
+        let result = source::read_capture(label, reader, &mut stats, |ev| match ev {
+            Event::Packet(p) => self.on_packet(&mut run, &p, sink),
+            // Key logs are used once TLS 1.3 decryption lands; until then they are
+            // recognised and skipped.
+            Event::TlsKeyLog(_) => {}
         });
         if let Err(e) = result {
             run.report.error = Some(e.to_string());

@@ -181,8 +181,7 @@ impl Flow {
     pub fn is_not_tls(&self) -> bool {
         let f = &self.tls.facts;
         let any_hs = f.handshake_seen[0] || f.handshake_seen[1];
-        (!any_hs && (f.not_tls[0] || f.not_tls[1]))
-            || (!any_hs && self.midstream_segments >= MIDSTREAM_BUDGET)
+        !any_hs && (f.not_tls[0] || f.not_tls[1] || self.midstream_segments >= MIDSTREAM_BUDGET)
     }
 
     /// Worth a connection report: a handshake record was seen, or the connection was seen
@@ -204,9 +203,9 @@ impl Flow {
             started,
             ..
         } = self;
-        for d in 0..2 {
-            let syn_seen = reasm[d].syn_seen;
-            reasm[d].finish(&mut |c| deliver(tls, started, d, c, syn_seen));
+        for (d, r) in reasm.iter_mut().enumerate() {
+            let syn_seen = r.syn_seen;
+            r.finish(&mut |c| deliver(tls, started, d, c, syn_seen));
         }
         tls.release();
     }

@@ -70,7 +70,14 @@ pub fn write_connection(c: &ConnectionReport, out: &mut dyn Write) -> Result<(),
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(vec!["cert", "subject / issuer", "serial / sha256", "valid", "key / usage", "SAN"]);
+        .set_header(vec![
+            "cert",
+            "subject / issuer",
+            "serial / sha256",
+            "valid",
+            "key / usage",
+            "SAN",
+        ]);
     let mut rows = 0;
     for (side, certs, label) in [
         (Side::Server, &c.server_certificates, "server"),
@@ -98,7 +105,11 @@ pub fn write_connection(c: &ConnectionReport, out: &mut dyn Write) -> Result<(),
                             _ => "-".into(),
                         },
                         usage.join("\n"),
-                        if cert.san.is_empty() { "-".into() } else { cert.san.join("\n") },
+                        if cert.san.is_empty() {
+                            "-".into()
+                        } else {
+                            cert.san.join("\n")
+                        },
                     ]);
                 }
             }

@@ -69,41 +69,27 @@ pub fn read_capture<R: BufRead + Send>(
     stats: &mut CaptureStats,
     mut on_event: impl FnMut(Event<'_>),
 ) -> Result<(), InputError> {
-    let magic = match reader.fill_buf() {
-        Ok(head) => head
-            .iter()
-            .take(4)
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>(),
-        Err(source) => {
-            return Err(InputError::Read {
-                input: name.to_string(),
-                offset: 0,
-                source,
-            })
-        }
+    let (format, head) = read_head(name, &mut reader)?;
+    // pcap-parser's readers read once when they are created and parse the file header from
+    // that read alone. Handing them exactly the header (read here, blocking only until the
+    // header has arrived) keeps a pipe streaming: packets are processed as they arrive,
+    // not after the next buffer-full.
+    let source = HeadThen {
+        head: std::io::Cursor::new(head),
+        inner: reader,
     };
-    let mut rdr = match pcap_parser::create_reader(INITIAL_BUFFER, reader) {
-        Ok(r) => r,
-        Err(PcapError::Eof) => {
-            return Err(InputError::Empty {
-                input: name.to_string(),
-            })
-        }
-        Err(PcapError::ReadError) => {
-            return Err(InputError::Read {
-                input: name.to_string(),
-                offset: 0,
-                source: std::io::Error::other("read failed"),
-            })
-        }
-        Err(_) => {
-            return Err(InputError::NotACapture {
-                input: name.to_string(),
-                magic,
-            })
-        }
+    let created = match format {
+        CaptureFormat::Pcap => pcap_parser::LegacyPcapReader::new(INITIAL_BUFFER, source)
+            .map(|r| Box::new(r) as Box<dyn PcapReaderIterator + Send>),
+        CaptureFormat::Pcapng => pcap_parser::PcapNGReader::new(INITIAL_BUFFER, source)
+            .map(|r| Box::new(r) as Box<dyn PcapReaderIterator + Send>),
     };
+    let mut rdr = created.map_err(|e| InputError::Malformed {
+        input: name.to_string(),
+        offset: 0,
+        packet: 0,
+        detail: format!("bad file header ({e:?})"),
+    })?;
     let mut capacity = INITIAL_BUFFER;
     let mut interfaces: Vec<Interface> = Vec::new();
     let mut legacy: Option<Interface> = None;
@@ -199,11 +185,11 @@ pub fn read_capture<R: BufRead + Send>(
                                 }));
                             }
                         }
-                        Block::DecryptionSecrets(dsb) => {
-                            if dsb.secrets_type == pcap_parser::pcapng::SecretsType::TlsKeyLog {
-                                let len = (dsb.secrets_len as usize).min(dsb.data.len());
-                                on_event(Event::TlsKeyLog(&dsb.data[..len]));
-                            }
+                        Block::DecryptionSecrets(dsb)
+                            if dsb.secrets_type == pcap_parser::pcapng::SecretsType::TlsKeyLog =>
+                        {
+                            let len = (dsb.secrets_len as usize).min(dsb.data.len());
+                            on_event(Event::TlsKeyLog(&dsb.data[..len]));
                         }
                         _ => {}
                     },
@@ -259,8 +245,127 @@ pub fn read_capture<R: BufRead + Send>(
     Ok(())
 }
 
-fn malformed(name: &str, rdr: &dyn PcapReaderIterator, stats: &CaptureStats, detail: String) -> InputError {
-    InputError::Malformed { input: name.to_string(), offset: rdr.consumed() as u64, packet: stats.packets, detail }
+/// The file header's bytes, read whole: 24 bytes for pcap, the Section Header Block for
+/// pcapng. Recognises the format from the magic number, whatever the file is called.
+fn read_head<R: BufRead>(
+    name: &str,
+    reader: &mut R,
+) -> Result<(CaptureFormat, Vec<u8>), InputError> {
+    let mut head = Vec::with_capacity(64);
+    fill_to(name, reader, &mut head, 4)?;
+    if head.is_empty() {
+        return Err(InputError::Empty {
+            input: name.to_string(),
+        });
+    }
+    let magic = |h: &[u8]| {
+        h.iter()
+            .take(4)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let format = match head.get(..4) {
+        Some(
+            [0xa1, 0xb2, 0xc3, 0xd4]
+            | [0xd4, 0xc3, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0x3c, 0x4d]
+            | [0x4d, 0x3c, 0xb2, 0xa1],
+        )
+        | Some([0xa1, 0xb2, 0xcd, 0x34] | [0x34, 0xcd, 0xb2, 0xa1]) => CaptureFormat::Pcap,
+        Some([0x0a, 0x0d, 0x0d, 0x0a]) => CaptureFormat::Pcapng,
+        _ => {
+            return Err(InputError::NotACapture {
+                input: name.to_string(),
+                magic: magic(&head),
+            })
+        }
+    };
+    let need = match format {
+        CaptureFormat::Pcap => 24,
+        CaptureFormat::Pcapng => {
+            fill_to(name, reader, &mut head, 12)?;
+            let len = |b: [u8; 4]| match head.get(8..12) {
+                Some([0x1a, 0x2b, 0x3c, 0x4d]) => u32::from_be_bytes(b),
+                _ => u32::from_le_bytes(b),
+            };
+            let block = head
+                .get(4..8)
+                .map(|b| len([b[0], b[1], b[2], b[3]]))
+                .unwrap_or(0) as usize;
+            if !(28..=MAX_RECORD).contains(&block) {
+                return Err(InputError::Malformed {
+                    input: name.to_string(),
+                    offset: 0,
+                    packet: 0,
+                    detail: format!("section header block claims {block} bytes"),
+                });
+            }
+            block
+        }
+    };
+    fill_to(name, reader, &mut head, need)?;
+    if head.len() < need {
+        return Err(InputError::Malformed {
+            input: name.to_string(),
+            offset: head.len() as u64,
+            packet: 0,
+            detail: "file ends inside its header".to_string(),
+        });
+    }
+    Ok((format, head))
+}
+
+/// Read from `reader` until `buf` holds `n` bytes or the input ends.
+fn fill_to<R: BufRead>(
+    name: &str,
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    n: usize,
+) -> Result<(), InputError> {
+    while buf.len() < n {
+        let avail = reader.fill_buf().map_err(|source| InputError::Read {
+            input: name.to_string(),
+            offset: buf.len() as u64,
+            source,
+        })?;
+        if avail.is_empty() {
+            break;
+        }
+        let take = avail.len().min(n - buf.len());
+        buf.extend_from_slice(&avail[..take]);
+        reader.consume(take);
+    }
+    Ok(())
+}
+
+/// The header bytes already read, then the rest of the input. A read never spans both, so
+/// the first read returns the header without waiting for more input.
+struct HeadThen<R> {
+    head: std::io::Cursor<Vec<u8>>,
+    inner: R,
+}
+
+impl<R: BufRead> std::io::Read for HeadThen<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if (self.head.position() as usize) < self.head.get_ref().len() {
+            return self.head.read(buf);
+        }
+        self.inner.read(buf)
+    }
+}
+
+fn malformed(
+    name: &str,
+    rdr: &dyn PcapReaderIterator,
+    stats: &CaptureStats,
+    detail: String,
+) -> InputError {
+    InputError::Malformed {
+        input: name.to_string(),
+        offset: rdr.consumed() as u64,
+        packet: stats.packets,
+        detail,
+    }
 }
 
 /// A record whose declared length no capture tool would write is corruption, not a file
@@ -268,13 +373,19 @@ fn malformed(name: &str, rdr: &dyn PcapReaderIterator, stats: &CaptureStats, det
 fn implausible_record(data: &[u8], stats: &CaptureStats, snaplen: u32) -> Option<String> {
     let word = |off: usize| -> Option<u32> {
         let b: [u8; 4] = data.get(off..off + 4)?.try_into().ok()?;
-        Some(if stats.big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
+        Some(if stats.big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
     };
     match stats.format? {
         CaptureFormat::Pcap => {
             let caplen = word(8)?;
             let limit = snaplen.max(262_144);
-            (caplen > limit).then(|| format!("record claims {caplen} captured bytes, more than the snaplen ({snaplen})"))
+            (caplen > limit).then(|| {
+                format!("record claims {caplen} captured bytes, more than the snaplen ({snaplen})")
+            })
         }
         CaptureFormat::Pcapng => {
             let len = word(4)?;

@@ -213,12 +213,11 @@ fn on_record(facts: &mut TlsFacts, joiner: &mut HandshakeJoiner, d: usize, ev: R
                 }
                 joiner.on_record(payload, &mut |hev| on_handshake(facts, d, hev));
             }
-            record::CT_CHANGE_CIPHER_SPEC => {
+            record::CT_CHANGE_CIPHER_SPEC
                 // In TLS 1.3 this is only middlebox camouflage (RFC 8446 §D.4).
-                if !facts.tls13() {
+                if !facts.tls13() => {
                     facts.ccs[d] = true;
                 }
-            }
             record::CT_ALERT => {
                 if facts.alerts.len() >= MAX_ALERTS {
                     return;

@@ -191,3 +191,6 @@ fn expected_ip_payload(p: &LaxSlicedPacket<'_>) -> u32 {
         _ => 0,
     }
 }
+
+#[cfg(test)]
+mod tests;
