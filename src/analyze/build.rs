@@ -41,9 +41,13 @@ pub fn build(flow: &Flow, input: &str, client: usize, cache: &mut CertCache) -> 
         .filter(|sh| !sh.is_hello_retry_request);
     let tls13 = f.tls13();
 
+    // A Certificate message cut before its first certificate was whole says nothing about
+    // the chain: null (with a truncated_certificate_messages entry), never `[]`, which
+    // means an empty Certificate message.
     let certs = |d: usize, cache: &mut CertCache| {
         f.certificates[d]
             .as_ref()
+            .filter(|c| !(c.ders.is_empty() && c.truncated.is_some()))
             .map(|c| c.ders.iter().map(|der| cache.get(der)).collect::<Vec<_>>())
     };
     let server_certificates = certs(server, cache);
@@ -93,7 +97,11 @@ pub fn build(flow: &Flow, input: &str, client: usize, cache: &mut CertCache) -> 
         })
         .collect();
 
-    let completed = !tls13 && sh.is_some() && f.finished[0] && f.finished[1];
+    // TLS ≤ 1.2 peers send application data only after the handshake: data both ways proves
+    // it completed even when a capture gap swallowed a Finished.
+    let completed = !tls13
+        && sh.is_some()
+        && ((f.finished[0] && f.finished[1]) || (f.app_data[0] && f.app_data[1]));
     let resumed = match sh {
         Some(sh) if tls13 => sh.pre_shared_key,
         Some(sh) => {

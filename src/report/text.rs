@@ -68,6 +68,16 @@ pub fn chain_absence(
             (_, Visibility::Encrypted) => {
                 "certificates encrypted (TLS 1.3); not visible without keys".into()
             }
+            _ if c
+                .truncated_certificate_messages
+                .iter()
+                .any(|t| t.from == side) =>
+            {
+                "Certificate message cut by missing bytes before any certificate was whole".into()
+            }
+            _ if !c.gaps.is_empty() => {
+                "no Certificate message seen (bytes are missing from the capture)".into()
+            }
             (Side::Client, _)
                 if c.certificate_request.is_none() && c.handshake == Handshake::Completed =>
             {

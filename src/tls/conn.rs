@@ -222,25 +222,15 @@ fn on_record(facts: &mut TlsFacts, joiner: &mut HandshakeJoiner, d: usize, ev: R
                 if facts.alerts.len() >= MAX_ALERTS {
                     return;
                 }
-                if facts.ccs[d] || facts.tls13() {
-                    facts.alerts.push(AlertFact {
-                        dir: d,
-                        level: None,
-                        description: None,
-                        encrypted: true,
-                    });
+                // A plaintext alert is exactly level + description. Anything else is an
+                // encrypted one (AEAD adds at least 16 bytes), whether or not the
+                // ChangeCipherSpec before it was captured.
+                let plain = payload.len() == 2 && matches!(payload[0], 1 | 2) && !facts.ccs[d] && !facts.tls13();
+                facts.alerts.push(if plain {
+                    AlertFact { dir: d, level: Some(payload[0]), description: Some(payload[1]), encrypted: false }
                 } else {
-                    for pair in payload.chunks(2) {
-                        if pair.len() == 2 {
-                            facts.alerts.push(AlertFact {
-                                dir: d,
-                                level: Some(pair[0]),
-                                description: Some(pair[1]),
-                                encrypted: false,
-                            });
-                        }
-                    }
-                }
+                    AlertFact { dir: d, level: None, description: None, encrypted: true }
+                });
             }
             record::CT_APPLICATION_DATA => {
                 if facts.tls13() {
@@ -256,7 +246,10 @@ fn on_record(facts: &mut TlsFacts, joiner: &mut HandshakeJoiner, d: usize, ev: R
                         facts.server_reacted = true;
                     }
                 } else {
+                    // Application data is only sent encrypted: this direction is past its
+                    // ChangeCipherSpec even if the capture lost it.
                     facts.app_data[d] = true;
+                    facts.ccs[d] = true;
                 }
             }
             _ => {}
