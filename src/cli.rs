@@ -51,6 +51,22 @@ pub struct AnalyzeArgs {
     /// record (or it starts with a SYN), whatever its port.
     #[arg(long)]
     pub any_port: bool,
+
+    /// Certificate files or directories (searched recursively) to match presented
+    /// certificates against: PEM/DER files, cert+key PEMs, kubeconfigs, the kubelet's
+    /// config.yaml, static pod manifests. Repeatable. Without it, /etc/kubernetes,
+    /// /var/lib/kubelet/pki and /var/lib/kubelet/config.yaml are searched when they exist.
+    #[arg(long = "certs", value_name = "PATH")]
+    pub certs: Vec<PathBuf>,
+
+    /// A copy of a node's filesystem (sosreport, unpacked tarball): absolute paths in
+    /// symlinks, kubeconfigs, manifests and the standard locations resolve below DIR.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Do not search the standard locations when no --certs is given.
+    #[arg(long)]
+    pub no_default_certs: bool,
 }
 
 /// Exit statuses, documented in the README.

@@ -8,8 +8,10 @@
 
 pub mod analyze;
 pub mod cli;
+pub mod correlate;
 pub mod error;
 pub mod flow;
+pub mod local;
 pub mod report;
 pub mod run;
 pub mod source;

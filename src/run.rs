@@ -6,7 +6,8 @@ use std::io::{self, BufWriter, Write};
 use crate::analyze::{Analyzer, Options};
 use crate::cli::{exit, AnalyzeArgs};
 use crate::error::OutputError;
-use crate::report::model::{Meta, Report, Summary};
+use crate::local::{self, Inventory, ScanOptions};
+use crate::report::model::{LocalReport, Meta, Report, Summary};
 use crate::report::{json, markdown, table, Format};
 
 /// Run `analyze` and return the exit status.
@@ -25,6 +26,11 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         any_port: args.any_port,
     };
     let mut analyzer = Analyzer::new(&opts);
+    let inventory = load_inventory(args);
+    if let Some(inv) = &inventory {
+        analyzer.set_inventory(inv.clone());
+    }
+    let with_local = inventory.is_some();
     // JSON Lines always streams; the table streams when reading stdin, so that
     // `tcpdump -w - | certwire analyze -` shows each handshake as it finishes. Documents
     // (JSON, Markdown, a table of files) are ordered by first packet instead.
@@ -45,7 +51,8 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
                     let r = if args.format == Format::Jsonl {
                         json::write_jsonl_connection(&c, &mut out)
                     } else {
-                        table::write_connection(&c, &mut out).and_then(|_| Ok(out.flush()?))
+                        table::write_connection(&c, with_local, &mut out)
+                            .and_then(|_| Ok(out.flush()?))
                     };
                     if let Err(e) = r {
                         write_error = Some(e);
@@ -81,6 +88,13 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         connections,
         warnings: std::mem::take(&mut analyzer.warnings),
         summary,
+        local_certificates: inventory.as_deref().map(|inv| LocalReport {
+            root: inv.root.clone(),
+            searched: inv.searched.clone(),
+            files_read: inv.files_read,
+            certificates: inv.certs.len(),
+            problems: inv.problems.clone(),
+        }),
     };
     match args.format {
         Format::Table if stream_table => table::write_footer(&report, &mut out)?,
@@ -97,4 +111,19 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         }
     }
     Ok(if bad_input { exit::BAD_INPUT } else { exit::OK })
+}
+
+/// The node's certificate files: `--certs`, or the standard locations (under `--root` when
+/// given) unless `--no-default-certs`. None when nothing is to be searched.
+fn load_inventory(args: &AnalyzeArgs) -> Option<std::sync::Arc<Inventory>> {
+    let defaults = !args.no_default_certs;
+    if args.certs.is_empty() && !defaults {
+        return None;
+    }
+    let inv = local::scan(&ScanOptions {
+        paths: args.certs.clone(),
+        root: args.root.clone(),
+        defaults,
+    });
+    Some(std::sync::Arc::new(inv))
 }

@@ -3,30 +3,14 @@
 //! tshark and `openssl x509` when the captures were made (captures/tools/expected.py), never
 //! from certwire.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::*;
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("captures")
-}
-
-fn certwire(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_certwire"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run certwire");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !stderr.contains("panicked"),
-        "certwire {args:?} panicked:\n{stderr}"
-    );
-    out
-}
 
 fn certwire_stdin(args: &[&str], input: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_certwire"))
@@ -46,15 +30,6 @@ fn certwire_stdin(args: &[&str], input: &[u8]) -> Output {
     writer.join().unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
     out
-}
-
-fn json_of(out: &Output, what: &str) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{what}: not JSON ({e}); stderr:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 fn analyze_json(capture: &str) -> Value {
@@ -92,13 +67,6 @@ fn local_files() -> BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| (v["sha256"].as_str().unwrap().to_string(), k.clone()))
         .collect()
-}
-
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 fn compare_certs(ctx: &str, exp: &Value, got: &Value, truncated: bool, problems: &mut Vec<String>) {

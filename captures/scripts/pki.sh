@@ -413,4 +413,5 @@ for k in "$KUBELET"/pki/kubelet-client-2*.pem; do
 done
 [ "$(openssl x509 -in "$PKI/ca.crt" -noout -subject)" = "$(openssl x509 -in "$EXTRA/rogue-ca.crt" -noout -subject)" ] \
     || fail "rogue CA subject differs"
+"$HERE/scripts/pki-variants.sh"
 echo "pki.sh: PKI written to $NODE and $EXTRA"

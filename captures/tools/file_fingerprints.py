@@ -51,7 +51,7 @@ def kubeconfig_certs(text: str):
                 yield f"{section}[{name}].{m.group(1)}" + (f"#{i}" if i else ""), block
 
 out = {}
-for top in ("node", "pki-extra"):
+for top in ("node", "pki-extra", "pki-variants"):
     for dirpath, dirs, files in os.walk(os.path.join(root, top)):
         for f in sorted(files):
             p = os.path.join(dirpath, f)

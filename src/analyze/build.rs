@@ -1,10 +1,12 @@
 //! From a finished flow's facts to the owned [`ConnectionReport`].
 
+use crate::correlate::{self, candidates_not_presented};
 use crate::flow::{Flow, TcpEnd};
+use crate::local::Inventory;
 use crate::report::model::*;
 use crate::tls::conn::TlsFacts;
 use crate::tls::names;
-use crate::x509::CertCache;
+use crate::x509::{cert_keys, CertCache, CertKeys};
 
 /// Which direction index is the client: the ClientHello says so; failing that the SYN; failing
 /// that the side not on a followed port.
@@ -24,7 +26,13 @@ pub fn client_dir(flow: &Flow, is_server_port: impl Fn(u16) -> bool) -> usize {
     }
 }
 
-pub fn build(flow: &Flow, input: &str, client: usize, cache: &mut CertCache) -> ConnectionReport {
+pub fn build(
+    flow: &Flow,
+    input: &str,
+    client: usize,
+    cache: &mut CertCache,
+    inv: Option<&Inventory>,
+) -> ConnectionReport {
     let f = &flow.tls.facts;
     let server = 1 - client;
     let side = |d: usize| {
@@ -44,14 +52,54 @@ pub fn build(flow: &Flow, input: &str, client: usize, cache: &mut CertCache) -> 
     // A Certificate message cut before its first certificate was whole says nothing about
     // the chain: null (with a truncated_certificate_messages entry), never `[]`, which
     // means an empty Certificate message.
-    let certs = |d: usize, cache: &mut CertCache| {
+    let chain_ders = |d: usize| -> Option<&Vec<Vec<u8>>> {
         f.certificates[d]
             .as_ref()
             .filter(|c| !(c.ders.is_empty() && c.truncated.is_some()))
-            .map(|c| c.ders.iter().map(|der| cache.get(der)).collect::<Vec<_>>())
+            .map(|c| &c.ders)
     };
-    let server_certificates = certs(server, cache);
-    let client_certificates = certs(client, cache);
+    let keys = |d: usize| -> Option<Vec<Option<CertKeys>>> {
+        chain_ders(d).map(|ders| ders.iter().map(|der| cert_keys(der)).collect())
+    };
+    let (server_keys, client_keys) = (keys(server), keys(client));
+    let presented = |d: usize, keys: &Option<Vec<Option<CertKeys>>>, cache: &mut CertCache| {
+        chain_ders(d).map(|ders| {
+            ders.iter()
+                .enumerate()
+                .map(|(i, der)| PresentedCert {
+                    cert: cache.get(der),
+                    local_files: match (inv, keys.as_ref().and_then(|k| k[i].as_ref())) {
+                        (Some(inv), Some(k)) => correlate::local_matches(inv, k),
+                        _ => Vec::new(),
+                    },
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let server_certificates = presented(server, &server_keys, cache);
+    let client_certificates = presented(client, &client_keys, cache);
+    let server_port = flow.endpoints[server].port();
+    let client_subject = client_certificates
+        .as_ref()
+        .and_then(|c| c.first())
+        .and_then(|c| c.subject.clone());
+    let role = correlate::client_role(client_subject.as_deref(), server_port);
+    let server_role = correlate::server_role(server_port);
+    let mut candidates = Vec::new();
+    if let Some(inv) = inv {
+        candidates.extend(candidates_not_presented(
+            inv,
+            Side::Client,
+            role,
+            client_keys.as_deref(),
+        ));
+        candidates.extend(candidates_not_presented(
+            inv,
+            Side::Server,
+            server_role,
+            server_keys.as_deref(),
+        ));
+    }
     let truncated_certificate_messages = [client, server]
         .iter()
         .filter_map(|&d| {
@@ -174,6 +222,9 @@ pub fn build(flow: &Flow, input: &str, client: usize, cache: &mut CertCache) -> 
                     .collect(),
             }),
         alerts,
+        role,
+        server_role,
+        candidates_not_presented: candidates,
         handshake,
         visibility,
         resumed,

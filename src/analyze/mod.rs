@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use crate::flow::{
     Flow, FlowKey, FlowTable, Slot, IDLE_TIMEOUT_SECS, MAX_BUFFERED_BYTES, MAX_FLOWS,
 };
+use crate::local::Inventory;
 use crate::report::model::{ConnectionReport, InputReport, Warning};
 use crate::source::{self, CaptureStats, Event, Packet, Timestamp};
 use crate::tls::record::{plausible_header, CT_HANDSHAKE};
@@ -42,6 +43,7 @@ impl Default for Options {
 /// Runs inputs through the pipeline; reports go to a sink as each handshake is decided.
 pub struct Analyzer {
     any_port: bool,
+    inventory: Option<std::sync::Arc<Inventory>>,
     ports: Box<[u64; 1024]>,
     cache: CertCache,
     pub warnings: Vec<Warning>,
@@ -63,10 +65,16 @@ impl Analyzer {
         }
         Analyzer {
             any_port: opts.any_port,
+            inventory: None,
             ports,
             cache: CertCache::default(),
             warnings: Vec::new(),
         }
+    }
+
+    /// Correlate presented certificates with these local files.
+    pub fn set_inventory(&mut self, inv: std::sync::Arc<Inventory>) {
+        self.inventory = Some(inv);
     }
 
     #[inline]
@@ -333,7 +341,13 @@ impl Analyzer {
         let ports = &self.ports;
         let client =
             build::client_dir(&flow, |p| ports[usize::from(p >> 6)] & (1 << (p & 63)) != 0);
-        let report = build::build(&flow, run.input, client, &mut self.cache);
+        let report = build::build(
+            &flow,
+            run.input,
+            client,
+            &mut self.cache,
+            self.inventory.as_deref(),
+        );
         sink(report);
     }
 }

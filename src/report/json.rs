@@ -5,7 +5,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::model::{ConnectionReport, InputReport, Meta, Report, Summary, Warning};
+use super::model::{ConnectionReport, InputReport, LocalReport, Meta, Report, Summary, Warning};
 use crate::error::OutputError;
 
 pub fn write_json(report: &Report, out: &mut dyn Write) -> Result<(), OutputError> {
@@ -28,6 +28,7 @@ struct SummaryLine<'a> {
     inputs: &'a [InputReport],
     warnings: &'a [Warning],
     summary: &'a Summary,
+    local_certificates: &'a Option<LocalReport>,
 }
 
 /// One line for one connection, flushed so that a follower (`tail -f`, a log shipper) sees
@@ -55,6 +56,7 @@ pub fn write_jsonl_summary(report: &Report, out: &mut dyn Write) -> Result<(), O
         inputs: &report.inputs,
         warnings: &report.warnings,
         summary: &report.summary,
+        local_certificates: &report.local_certificates,
     };
     serde_json::to_writer(&mut *out, &line)?;
     out.write_all(b"\n")?;

@@ -98,6 +98,9 @@ pub fn write_markdown(report: &Report, out: &mut dyn Write) -> Result<(), Output
             outcome_label(c.handshake),
             cell(&c.outcome_reason)
         )?;
+        if let Some(role) = role_text(c) {
+            writeln!(out, "| role | {} |", cell(&role))?;
+        }
         if let Some(cr) = &c.certificate_request {
             writeln!(
                 out,
@@ -149,6 +152,19 @@ pub fn write_markdown(report: &Report, out: &mut dyn Write) -> Result<(), Output
                         writeln!(out, "{label}: {}\n", cell(&text))?;
                     }
                 }
+            }
+        }
+        if report.local_certificates.is_some() {
+            let lines: Vec<String> = local_file_lines(c)
+                .into_iter()
+                .chain(c.candidates_not_presented.iter().map(candidate_line))
+                .collect();
+            if !lines.is_empty() {
+                writeln!(out, "Local files:\n")?;
+                for l in lines {
+                    writeln!(out, "- {}", cell(&l))?;
+                }
+                writeln!(out)?;
             }
         }
     }

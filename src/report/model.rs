@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::correlate::{Candidate, LocalMatch, Role};
+use crate::local::{Problem, Searched};
 use crate::x509::CertSummary;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -16,6 +18,36 @@ pub struct Report {
     pub connections: Vec<ConnectionReport>,
     pub warnings: Vec<Warning>,
     pub summary: Summary,
+    /// The node files searched for certificates; null when none were (--no-default-certs
+    /// and no --certs).
+    pub local_certificates: Option<LocalReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LocalReport {
+    /// `--root`: a copy of a node's filesystem that absolute paths resolve below.
+    pub root: Option<String>,
+    pub searched: Vec<Searched>,
+    pub files_read: usize,
+    pub certificates: usize,
+    /// Unreadable, malformed or unsupported files, dangling symlinks and references.
+    pub problems: Vec<Problem>,
+}
+
+/// A certificate as presented on the wire, with the local files that hold it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PresentedCert {
+    #[serde(flatten)]
+    pub cert: Arc<CertSummary>,
+    /// Local locations of this certificate, strongest match first; `[]` when none.
+    pub local_files: Vec<LocalMatch>,
+}
+
+impl std::ops::Deref for PresentedCert {
+    type Target = CertSummary;
+    fn deref(&self) -> &CertSummary {
+        &self.cert
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -112,13 +144,19 @@ pub struct ConnectionReport {
     pub cipher_suite_id: Option<u16>,
     pub offered_tls_versions: Vec<&'static str>,
     pub offered_cipher_suites: Vec<String>,
-    pub server_certificates: Option<Vec<Arc<CertSummary>>>,
-    pub client_certificates: Option<Vec<Arc<CertSummary>>>,
+    pub server_certificates: Option<Vec<PresentedCert>>,
+    pub client_certificates: Option<Vec<PresentedCert>>,
     /// Certificate messages cut by missing bytes: the arrays above then hold only the
     /// certificates that arrived whole.
     pub truncated_certificate_messages: Vec<TruncatedMessage>,
     pub certificate_request: Option<CertificateRequestReport>,
     pub alerts: Vec<AlertReport>,
+    /// The component relationship, from the client certificate's subject and the port.
+    pub role: Option<Role>,
+    pub server_role: Option<Role>,
+    /// Local certificates of the same identity or configured for the same role that were
+    /// not presented.
+    pub candidates_not_presented: Vec<Candidate>,
     pub handshake: Handshake,
     pub visibility: Visibility,
     /// The session was resumed (no certificates are exchanged in a resumption).

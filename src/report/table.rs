@@ -11,12 +11,18 @@ use crate::error::OutputError;
 
 pub fn write_table(report: &Report, out: &mut dyn Write) -> Result<(), OutputError> {
     for c in &report.connections {
-        write_connection(c, out)?;
+        write_connection(c, report.local_certificates.is_some(), out)?;
     }
     write_footer(report, out)
 }
 
-pub fn write_connection(c: &ConnectionReport, out: &mut dyn Write) -> Result<(), OutputError> {
+/// `with_local`: local certificate files were searched, so say where each certificate
+/// came from (or that it is in none).
+pub fn write_connection(
+    c: &ConnectionReport,
+    with_local: bool,
+    out: &mut dyn Write,
+) -> Result<(), OutputError> {
     writeln!(
         out,
         "#{}  {} → {}  TLS {}  {}",
@@ -47,6 +53,9 @@ pub fn write_connection(c: &ConnectionReport, out: &mut dyn Write) -> Result<(),
         outcome_label(c.handshake),
         c.outcome_reason
     )?;
+    if let Some(role) = role_text(c) {
+        writeln!(out, "    role: {role}")?;
+    }
     for a in &c.alerts {
         writeln!(out, "    alert  {}", alert_text(a))?;
     }
@@ -123,6 +132,14 @@ pub fn write_connection(c: &ConnectionReport, out: &mut dyn Write) -> Result<(),
     if rows > 0 {
         for line in table.lines() {
             writeln!(out, "    {line}")?;
+        }
+    }
+    if with_local {
+        for line in local_file_lines(c) {
+            writeln!(out, "    {line}")?;
+        }
+        for cand in &c.candidates_not_presented {
+            writeln!(out, "    {}", candidate_line(cand))?;
         }
     }
     writeln!(out)?;

@@ -55,7 +55,7 @@ pub fn list_or_dash(v: &[String]) -> String {
 
 /// What the client sent, in words, when there is no chain to show.
 pub fn chain_absence(
-    certs: &Option<Vec<std::sync::Arc<CertSummary>>>,
+    certs: &Option<Vec<PresentedCert>>,
     c: &ConnectionReport,
     side: Side,
 ) -> Option<String> {
@@ -103,4 +103,96 @@ pub fn truncation_text(t: &TruncatedMessage) -> String {
         t.declared_length,
         t.whole_certificates
     )
+}
+
+/// "kubelet-client → kube-apiserver", when either role is known.
+pub fn role_text(c: &ConnectionReport) -> Option<String> {
+    let name = |r: Option<crate::correlate::Role>| {
+        r.map(|r| {
+            serde_json::to_value(r)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        })
+    };
+    match (name(c.role), name(c.server_role)) {
+        (None, None) => None,
+        (a, b) => Some(format!(
+            "{} → {}",
+            a.unwrap_or_else(|| "?".into()),
+            b.unwrap_or_else(|| "?".into())
+        )),
+    }
+}
+
+fn location(path: &str, entry: &Option<String>) -> String {
+    match entry {
+        Some(e) if e.starts_with('#') => format!("{path}{e}"),
+        Some(e) => format!("{path}#{e}"),
+        None => path.to_string(),
+    }
+}
+
+/// One line per presented certificate: the local file it came from and the routes to it.
+pub fn local_file_lines(c: &ConnectionReport) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (certs, label) in [
+        (&c.server_certificates, "server"),
+        (&c.client_certificates, "client"),
+    ] {
+        for (i, cert) in certs.iter().flatten().enumerate() {
+            let Some(first) = cert.local_files.first() else {
+                lines.push(format!("{label}[{i}] is in no local file"));
+                continue;
+            };
+            let kind = match first.kind {
+                crate::correlate::MatchKind::Exact => "",
+                crate::correlate::MatchKind::SameSerial => {
+                    " [same issuer and serial, DIFFERENT bytes]"
+                }
+                crate::correlate::MatchKind::SameKey => " [same key, different certificate]",
+            };
+            // An embedded entry's own route repeats its location: leave it out.
+            let own = format!("kubeconfig:{}", location(&first.path, &first.entry));
+            let via: Vec<&str> = first
+                .via
+                .iter()
+                .map(String::as_str)
+                .filter(|v| *v != own)
+                .collect();
+            let via = if via.is_empty() {
+                String::new()
+            } else {
+                format!(" (via {})", via.join(", "))
+            };
+            let more = match cert.local_files.len() {
+                1 => String::new(),
+                n => format!(", and {} other location(s)", n - 1),
+            };
+            lines.push(format!(
+                "{label}[{i}] = {}{kind}{via}{more}",
+                location(&first.path, &first.entry)
+            ));
+        }
+    }
+    lines
+}
+
+pub fn candidate_line(cand: &crate::correlate::Candidate) -> String {
+    format!(
+        "NOT presented by the {}: {} (serial {}, {}, until {}): {}",
+        match cand.side {
+            Side::Client => "client",
+            Side::Server => "server",
+        },
+        location(&cand.path, &cand.entry),
+        cand.serial.as_deref().unwrap_or("?"),
+        cand.public_key.as_deref().unwrap_or("?"),
+        cand.not_after.as_deref().unwrap_or("?"),
+        cand.reason
+    ) + &if cand.via.is_empty() {
+        String::new()
+    } else {
+        format!(" (via {})", cand.via.join(", "))
+    }
 }

@@ -24,7 +24,7 @@ impl Timestamp {
     pub fn to_rfc3339(self) -> String {
         match time::OffsetDateTime::from_unix_timestamp(self.secs) {
             Ok(t) => {
-                let frac = if self.nanos % 1000 == 0 {
+                let frac = if self.nanos.is_multiple_of(1000) {
                     format!(".{:06}", self.nanos / 1000)
                 } else {
                     format!(".{:09}", self.nanos)

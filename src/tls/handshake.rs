@@ -202,7 +202,7 @@ mod tests {
         let mut j = HandshakeJoiner::default();
         let len = MAX_MESSAGE_LEN + 1;
         let mut rec = vec![11, (len >> 16) as u8, (len >> 8) as u8, len as u8];
-        rec.extend(std::iter::repeat(0).take(100));
+        rec.extend(std::iter::repeat_n(0, 100));
         let v = events(&mut j, &[&rec]);
         assert_eq!(v.len(), 1);
         assert!(v[0].starts_with("Oversize"));

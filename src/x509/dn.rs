@@ -78,7 +78,7 @@ fn decode_string(tag: Tag, data: &[u8]) -> Option<String> {
         // T61String: OpenSSL treats it as Latin-1.
         Tag::T61String => Some(data.iter().map(|&b| b as char).collect()),
         Tag::BmpString => {
-            if data.len() % 2 != 0 {
+            if !data.len().is_multiple_of(2) {
                 return None;
             }
             let units: Vec<u16> = data
@@ -88,7 +88,7 @@ fn decode_string(tag: Tag, data: &[u8]) -> Option<String> {
             String::from_utf16(&units).ok()
         }
         Tag::UniversalString => {
-            if data.len() % 4 != 0 {
+            if !data.len().is_multiple_of(4) {
                 return None;
             }
             data.chunks(4)

@@ -4,7 +4,9 @@
 //! appears in every handshake of a capture.
 
 mod dn;
+mod keys;
 mod summary;
 
 pub use dn::{der_name_to_rfc2253, rfc2253};
+pub use keys::{cert_keys, CertKeys};
 pub use summary::{sha256_hex, summarize, CertCache, CertSummary};

@@ -1,0 +1,121 @@
+//! Who is talking: the component role of each side, told from the client certificate's
+//! subject and the server port, and which local files are configured for that role.
+
+use serde::Serialize;
+
+use crate::local::LocalCert;
+
+/// Roles from the kubeadm PKI layout (Kubernetes "PKI certificates and requirements").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    // Clients.
+    KubeletClient,
+    Admin,
+    ControllerManager,
+    Scheduler,
+    ApiserverToKubelet,
+    ApiserverToEtcd,
+    EtcdHealthcheck,
+    EtcdPeer,
+    FrontProxy,
+    // Servers.
+    KubeApiserver,
+    KubeletServing,
+    EtcdServer,
+    ControllerManagerServing,
+    SchedulerServing,
+}
+
+impl Role {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Role::KubeletClient => "the kubelet's client certificate",
+            Role::Admin => "kubectl (admin.conf)",
+            Role::ControllerManager => "the controller-manager's client certificate",
+            Role::Scheduler => "the scheduler's client certificate",
+            Role::ApiserverToKubelet => "the apiserver's kubelet client certificate",
+            Role::ApiserverToEtcd => "the apiserver's etcd client certificate",
+            Role::EtcdHealthcheck => "the etcd health-check client certificate",
+            Role::EtcdPeer => "etcd peer certificates",
+            Role::FrontProxy => "the front-proxy client certificate",
+            Role::KubeApiserver => "the apiserver's serving certificate",
+            Role::KubeletServing => "the kubelet's serving certificate",
+            Role::EtcdServer => "etcd's serving certificate",
+            Role::ControllerManagerServing => "the controller-manager's serving certificate",
+            Role::SchedulerServing => "the scheduler's serving certificate",
+        }
+    }
+
+    /// The local certificate is the one this role's configuration names.
+    pub fn is_configured(self, c: &LocalCert) -> bool {
+        let via = |needle: &str| c.via.iter().any(|v| v.contains(needle));
+        let name = c.path.rsplit('/').next().unwrap_or("");
+        let entry = c.entry.as_deref().unwrap_or("");
+        let kubeconfig_user = |file: &str| {
+            (c.path.ends_with(&format!("/{file}")) || c.path == file) && entry.starts_with("users[")
+                || via(&format!("{file}#users["))
+        };
+        match self {
+            Role::KubeletClient => {
+                kubeconfig_user("kubelet.conf") || name.starts_with("kubelet-client")
+            }
+            Role::Admin => kubeconfig_user("admin.conf") || kubeconfig_user("super-admin.conf"),
+            Role::ControllerManager => kubeconfig_user("controller-manager.conf"),
+            Role::Scheduler => kubeconfig_user("scheduler.conf"),
+            Role::ApiserverToKubelet => via("--kubelet-client-certificate"),
+            Role::ApiserverToEtcd => via("--etcd-certfile"),
+            Role::EtcdHealthcheck => name.contains("healthcheck-client"),
+            Role::EtcdPeer => via("--peer-cert-file"),
+            Role::FrontProxy => via("--proxy-client-cert-file"),
+            Role::KubeApiserver => via("flag:kube-apiserver --tls-cert-file"),
+            Role::KubeletServing => via("#tlsCertFile") || name == "kubelet.crt",
+            Role::EtcdServer => via("flag:etcd --cert-file"),
+            Role::ControllerManagerServing | Role::SchedulerServing => false,
+        }
+    }
+}
+
+/// The client's role from its certificate's subject (RFC 2253: most specific first), or
+/// from the port where only one component dials it.
+pub fn client_role(subject: Option<&str>, server_port: u16) -> Option<Role> {
+    if let Some(s) = subject {
+        let cn = s
+            .split(',')
+            .find_map(|p| p.strip_prefix("CN="))
+            .unwrap_or("");
+        let masters = s.split(',').any(|p| p == "O=system:masters");
+        let r = match cn {
+            _ if cn.starts_with("system:node:") => Some(Role::KubeletClient),
+            "kubernetes-admin" | "kubernetes-super-admin" => Some(Role::Admin),
+            "system:kube-controller-manager" => Some(Role::ControllerManager),
+            "system:kube-scheduler" => Some(Role::Scheduler),
+            "kube-apiserver-kubelet-client" => Some(Role::ApiserverToKubelet),
+            "kube-apiserver-etcd-client" => Some(Role::ApiserverToEtcd),
+            "kube-etcd-healthcheck-client" => Some(Role::EtcdHealthcheck),
+            "front-proxy-client" => Some(Role::FrontProxy),
+            _ if masters && server_port == 6443 => Some(Role::Admin),
+            _ => None,
+        };
+        if r.is_some() {
+            return r;
+        }
+    }
+    match server_port {
+        10250 => Some(Role::ApiserverToKubelet),
+        2380 => Some(Role::EtcdPeer),
+        _ => None,
+    }
+}
+
+pub fn server_role(port: u16) -> Option<Role> {
+    match port {
+        6443 => Some(Role::KubeApiserver),
+        10250 => Some(Role::KubeletServing),
+        2379 => Some(Role::EtcdServer),
+        2380 => Some(Role::EtcdPeer),
+        10257 => Some(Role::ControllerManagerServing),
+        10259 => Some(Role::SchedulerServing),
+        _ => None,
+    }
+}
