@@ -67,6 +67,18 @@ pub struct AnalyzeArgs {
     /// Do not search the standard locations when no --certs is given.
     #[arg(long)]
     pub no_default_certs: bool,
+
+    /// Exit with status 4 when a finding of this severity (or a more severe one) exists.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// Any error finding.
+    Error,
+    /// Any error or warning finding.
+    Warning,
 }
 
 /// Exit statuses, documented in the README.
@@ -80,6 +92,9 @@ pub mod exit {
     /// At least one input could not be used (missing, not a capture, malformed); the
     /// report still covers everything that could be read.
     pub const BAD_INPUT: i32 = 3;
+    /// --fail-on: a finding of that severity (or worse) exists. Unusable input (3) takes
+    /// precedence.
+    pub const FINDINGS: i32 = 4;
 }
 
 #[cfg(test)]

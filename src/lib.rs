@@ -9,6 +9,7 @@
 pub mod analyze;
 pub mod cli;
 pub mod correlate;
+pub mod diagnose;
 pub mod error;
 pub mod flow;
 pub mod local;

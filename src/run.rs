@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
 use crate::analyze::{Analyzer, Options};
-use crate::cli::{exit, AnalyzeArgs};
+use crate::cli::{exit, AnalyzeArgs, FailOn};
 use crate::error::OutputError;
 use crate::local::{self, Inventory, ScanOptions};
 use crate::report::model::{LocalReport, Meta, Report, Summary};
@@ -110,7 +110,18 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
             eprintln!("certwire: warning: {}: {}", w.input, w.message);
         }
     }
-    Ok(if bad_input { exit::BAD_INPUT } else { exit::OK })
+    let failing = match args.fail_on {
+        Some(FailOn::Error) => report.summary.errors > 0,
+        Some(FailOn::Warning) => report.summary.errors + report.summary.warnings > 0,
+        None => false,
+    };
+    Ok(if bad_input {
+        exit::BAD_INPUT
+    } else if failing {
+        exit::FINDINGS
+    } else {
+        exit::OK
+    })
 }
 
 /// The node's certificate files: `--certs`, or the standard locations (under `--root` when

@@ -5,7 +5,8 @@ file under node/ and pki-extra/ (and the certificates embedded in kubeconfigs).
 Each entry is keyed by the path relative to captures/ ("#N" appended for the N-th
 certificate of a bundle, "#users[NAME]" / "#clusters[NAME]" for kubeconfig data) and holds
 sha256 (DER, lowercase hex), serial (lowercase), subject and issuer (-nameopt RFC2253), as
-`openssl x509` prints them. Tests use it as the independent source of truth for files.
+`openssl x509` prints them, and spki_sha256 (SHA-256 of the public key's DER, via
+`openssl pkey -pubin -outform DER`). Tests use it as the independent source of truth for files.
 Private keys are skipped: only CERTIFICATE blocks are read.
 
 Usage: tools/file_fingerprints.py [ROOT]   (ROOT defaults to the captures/ folder)
@@ -22,7 +23,10 @@ def openssl(pem: bytes) -> dict:
     serial = run("-serial").split("=", 1)[1].lower()
     subject = run("-subject", "-nameopt", "RFC2253").split("=", 1)[1]
     issuer = run("-issuer", "-nameopt", "RFC2253").split("=", 1)[1]
-    return {"sha256": fp, "serial": serial, "subject": subject, "issuer": issuer}
+    pub = subprocess.run(["openssl", "x509", "-noout", "-pubkey"], input=pem, capture_output=True, check=True).stdout
+    spki = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub, capture_output=True, check=True).stdout
+    spki_sha = subprocess.run(["openssl", "dgst", "-sha256", "-r"], input=spki, capture_output=True, check=True).stdout.decode().split()[0]
+    return {"sha256": fp, "serial": serial, "subject": subject, "issuer": issuer, "spki_sha256": spki_sha}
 
 def kubeconfig_certs(text: str):
     """(entry label, PEM bytes) for each *-data field, by a line scan of the kubeconfig's

@@ -168,7 +168,7 @@ pub fn build(
         Visibility::Plaintext
     };
     let stats = [flow.reasm[0].stats, flow.reasm[1].stats];
-    ConnectionReport {
+    let mut report = ConnectionReport {
         id: 0,
         input: input.to_string(),
         first_packet: flow.first_packet,
@@ -245,8 +245,23 @@ pub fn build(
             server: f.encrypted_records[server].clone(),
         }),
         outcome_reason,
+        findings: Vec::new(),
+        verdict: String::new(),
         notes: f.notes.clone(),
-    }
+    };
+    let ctx = crate::diagnose::Context {
+        conn: &report,
+        client_chain: chain_ders(client).map(|v| v.as_slice()),
+        server_chain: chain_ders(server).map(|v| v.as_slice()),
+        inventory: inv,
+        capture_time: flow.first_seen.secs,
+        server_ip: flow.endpoints[server].ip(),
+        client_flight_seen: f.ccs[client] || f.finished[client] || f.certificates[client].is_some(),
+    };
+    let findings = crate::diagnose::diagnose(&ctx);
+    report.verdict = crate::diagnose::verdict(&findings);
+    report.findings = findings;
+    report
 }
 
 fn outcome(

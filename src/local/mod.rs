@@ -66,6 +66,7 @@ pub struct LocalCert {
     /// Routes: symlinks to the file, kubeconfig entries, flags and config fields naming it.
     pub via: Vec<String>,
     pub keys: CertKeys,
+    pub der: Vec<u8>,
     pub summary: Arc<CertSummary>,
     /// The file also holds a private key (cert + key PEM, as the kubelet writes).
     pub with_private_key: bool,
@@ -73,6 +74,10 @@ pub struct LocalCert {
 
 impl LocalCert {
     /// `path` plus `#entry`, for display.
+    pub fn has_route(&self, needle: &str) -> bool {
+        self.via.iter().any(|v| v.contains(needle))
+    }
+
     pub fn location(&self) -> String {
         match &self.entry {
             Some(e) if e.starts_with('#') => format!("{}{}", self.path, e),
@@ -82,9 +87,23 @@ impl LocalCert {
     }
 }
 
+/// A command-line flag of a static pod's container, as the manifest gives it.
+#[derive(Debug, Clone)]
+pub struct Flag {
+    pub component: String,
+    pub name: String,
+    pub value: String,
+    pub manifest: String,
+}
+
 #[derive(Debug, Default)]
 pub struct Inventory {
     pub root: Option<String>,
+    /// Every flag of every static pod manifest found (for rules that need settings such
+    /// as --requestheader-allowed-names).
+    pub flags: Vec<Flag>,
+    /// The kubelet's `rotateCertificates`, when its config.yaml was found.
+    pub kubelet_rotate_certificates: Option<bool>,
     pub searched: Vec<Searched>,
     pub certs: Vec<LocalCert>,
     pub problems: Vec<Problem>,
@@ -92,6 +111,15 @@ pub struct Inventory {
 }
 
 /// Build the inventory. Paths are reported as found (joined from the location given).
+impl Inventory {
+    /// A manifest flag's value (`flag("kube-apiserver", "requestheader-allowed-names")`).
+    pub fn flag(&self, component: &str, name: &str) -> Option<&Flag> {
+        self.flags
+            .iter()
+            .find(|f| f.component == component && f.name == name)
+    }
+}
+
 pub fn scan(opts: &ScanOptions) -> Inventory {
     let mut s = Scanner::new(opts.root.clone());
     s.inv.root = opts.root.as_ref().map(|r| r.display().to_string());
@@ -323,6 +351,7 @@ impl Scanner {
             entry,
             via: Vec::new(),
             keys,
+            der: der.to_vec(),
             summary,
             with_private_key: with_key,
         });
@@ -393,6 +422,9 @@ impl Scanner {
                 }
             }
         } else if doc.is_kubelet_config() {
+            self.inv.kubelet_rotate_certificates = doc
+                .rotate_certificates
+                .or(self.inv.kubelet_rotate_certificates);
             if let Some(f) = &doc.tls_cert_file {
                 self.reference(
                     f,
@@ -417,6 +449,12 @@ impl Scanner {
         } else if doc.is_pod() {
             for c in doc.spec.iter().flat_map(|s| s.containers.iter()) {
                 for (flag, value) in yaml::flags(c) {
+                    self.inv.flags.push(Flag {
+                        component: c.name.clone(),
+                        name: flag.clone(),
+                        value: value.clone(),
+                        manifest: display.to_string(),
+                    });
                     if !names_certificate(&flag, &value) {
                         continue;
                     }

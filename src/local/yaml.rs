@@ -16,6 +16,8 @@ pub struct Doc {
     // KubeletConfiguration
     #[serde(rename = "tlsCertFile")]
     pub tls_cert_file: Option<String>,
+    #[serde(rename = "rotateCertificates")]
+    pub rotate_certificates: Option<bool>,
     pub authentication: Option<Authentication>,
     // Pod
     pub metadata: Option<Metadata>,

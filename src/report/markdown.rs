@@ -49,6 +49,25 @@ pub fn write_markdown(report: &Report, out: &mut dyn Write) -> Result<(), Output
         "\n**{} connection(s)**: {} completed, {} failed, {} incomplete, {} unknown (encrypted: {}, with capture gaps: {}).\n",
         s.connections, s.completed, s.failed, s.incomplete, s.unknown, s.encrypted, s.with_gaps
     )?;
+    writeln!(out, "Findings: {}.\n", cell(&findings_summary(s)))?;
+    if !report.connections.is_empty() {
+        writeln!(
+            out,
+            "| # | client → server | handshake | verdict |\n|---|---|---|---|"
+        )?;
+        for c in &report.connections {
+            writeln!(
+                out,
+                "| {} | {} → {} | {} | {} |",
+                c.id,
+                code(&c.client),
+                code(&c.server),
+                outcome_label(c.handshake),
+                cell(&c.verdict)
+            )?;
+        }
+        writeln!(out)?;
+    }
     if !report.warnings.is_empty() {
         writeln!(out, "## Warnings\n")?;
         for w in &report.warnings {
@@ -98,6 +117,7 @@ pub fn write_markdown(report: &Report, out: &mut dyn Write) -> Result<(), Output
             outcome_label(c.handshake),
             cell(&c.outcome_reason)
         )?;
+        writeln!(out, "| verdict | {} |", cell(&c.verdict))?;
         if let Some(role) = role_text(c) {
             writeln!(out, "| role | {} |", cell(&role))?;
         }
@@ -153,6 +173,26 @@ pub fn write_markdown(report: &Report, out: &mut dyn Write) -> Result<(), Output
                     }
                 }
             }
+        }
+        if !c.findings.is_empty() {
+            writeln!(out, "Findings:\n")?;
+            for f in &c.findings {
+                writeln!(
+                    out,
+                    "- **{}** `{}` ({}): {}",
+                    crate::diagnose::severity_word(f.severity),
+                    f.code,
+                    cell(&f.subject),
+                    cell(&f.message)
+                )?;
+                if let Some(l) = &f.logged_as {
+                    writeln!(out, "  - logged as: {}", code(l))?;
+                }
+                for e in &f.evidence {
+                    writeln!(out, "  - {}", cell(e))?;
+                }
+            }
+            writeln!(out)?;
         }
         if report.local_certificates.is_some() {
             let lines: Vec<String> = local_file_lines(c)

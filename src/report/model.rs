@@ -167,6 +167,10 @@ pub struct ConnectionReport {
     pub encrypted_records: Option<EncryptedRecords>,
     /// Why the outcome is what it is, in one line.
     pub outcome_reason: String,
+    /// What Kubernetes will do with these certificates, most severe first.
+    pub findings: Vec<crate::diagnose::Finding>,
+    /// "OK", or the most severe finding in one line.
+    pub verdict: String,
     pub notes: Vec<String>,
 }
 
@@ -227,6 +231,10 @@ pub struct Summary {
     pub unknown: usize,
     pub encrypted: usize,
     pub with_gaps: usize,
+    /// Findings by code, over all connections.
+    pub findings: std::collections::BTreeMap<&'static str, usize>,
+    pub errors: usize,
+    pub warnings: usize,
 }
 
 impl Summary {
@@ -243,6 +251,14 @@ impl Summary {
         }
         if !c.gaps.is_empty() {
             self.with_gaps += 1;
+        }
+        for f in &c.findings {
+            *self.findings.entry(f.code).or_default() += 1;
+            match f.severity {
+                crate::diagnose::Severity::Error => self.errors += 1,
+                crate::diagnose::Severity::Warning => self.warnings += 1,
+                crate::diagnose::Severity::Info => {}
+            }
         }
     }
 }

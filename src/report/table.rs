@@ -53,6 +53,7 @@ pub fn write_connection(
         outcome_label(c.handshake),
         c.outcome_reason
     )?;
+    writeln!(out, "    verdict: {}", c.verdict)?;
     if let Some(role) = role_text(c) {
         writeln!(out, "    role: {role}")?;
     }
@@ -142,6 +143,11 @@ pub fn write_connection(
             writeln!(out, "    {}", candidate_line(cand))?;
         }
     }
+    for f in &c.findings {
+        for line in finding_lines(f) {
+            writeln!(out, "    {line}")?;
+        }
+    }
     writeln!(out)?;
     Ok(())
 }
@@ -186,5 +192,6 @@ pub fn write_footer(report: &Report, out: &mut dyn Write) -> Result<(), OutputEr
         s.with_gaps,
         inputs.join("; ")
     )?;
+    writeln!(out, "findings: {}", findings_summary(s))?;
     Ok(())
 }

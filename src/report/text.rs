@@ -196,3 +196,34 @@ pub fn candidate_line(cand: &crate::correlate::Candidate) -> String {
         format!(" (via {})", cand.via.join(", "))
     }
 }
+
+/// A finding as lines of text: the headline, then what is logged and the evidence.
+pub fn finding_lines(f: &crate::diagnose::Finding) -> Vec<String> {
+    let mut v = vec![format!(
+        "[{}] {} ({}): {}",
+        crate::diagnose::severity_word(f.severity),
+        f.code,
+        f.subject,
+        f.message
+    )];
+    if let Some(l) = &f.logged_as {
+        v.push(format!("    logged as: {l}"));
+    }
+    for e in &f.evidence {
+        v.push(format!("    - {e}"));
+    }
+    v
+}
+
+pub fn findings_summary(s: &Summary) -> String {
+    if s.findings.is_empty() {
+        return "no findings".into();
+    }
+    let by_code: Vec<String> = s.findings.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    format!(
+        "{} error(s), {} warning(s); by code: {}",
+        s.errors,
+        s.warnings,
+        by_code.join(", ")
+    )
+}

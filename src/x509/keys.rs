@@ -15,6 +15,7 @@ pub struct CertKeys {
     pub serial_raw: Vec<u8>,
     /// SHA-256 of the SubjectPublicKeyInfo.
     pub spki_sha256: [u8; 32],
+    pub spki_der: Vec<u8>,
     pub subject: String,
     pub issuer: String,
     pub authority_key_id: Option<Vec<u8>>,
@@ -49,6 +50,7 @@ pub fn cert_keys(der: &[u8]) -> Option<CertKeys> {
         issuer_raw: cert.issuer().as_raw().to_vec(),
         serial_raw: cert.raw_serial().to_vec(),
         spki_sha256: sha256(cert.public_key().raw),
+        spki_der: cert.public_key().raw.to_vec(),
         subject: rfc2253(cert.subject()),
         issuer: rfc2253(cert.issuer()),
         authority_key_id: aki,

@@ -1,0 +1,280 @@
+//! Findings on real captures of each failure (made with real TLS stacks; see
+//! captures/README.md): exactly the expected codes and no false ones, with the messages Go
+//! logs. The expected codes follow from how each capture was made, not from certwire.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use serde_json::Value;
+
+/// (severity initial, code) of the non-info findings of connection `i` (1-based).
+fn codes(v: &Value, i: usize) -> BTreeSet<(String, String)> {
+    v["connections"][i - 1]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] != "info")
+        .map(|f| (s(&f["severity"])[..1].to_string(), s(&f["code"])))
+        .collect()
+}
+
+fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    items
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+fn finding<'a>(v: &'a Value, i: usize, code: &str) -> &'a Value {
+    v["connections"][i - 1]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == code)
+        .unwrap_or_else(|| panic!("no {code} finding on connection {i}"))
+}
+
+/// What the capture scripts recorded the Go client saying ("Go client said: ... " /
+/// "Go said: ... ").
+fn go_said(capture: &str) -> String {
+    let exp: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join(format!("expected/{capture}.json"))).unwrap(),
+    )
+    .unwrap();
+    let scenario = s(&exp["scenario"]);
+    let start = scenario
+        .find("handshake: ")
+        .expect("Go's message in the scenario")
+        + "handshake: ".len();
+    let rest = &scenario[start..];
+    rest[..rest
+        .find(" .")
+        .or_else(|| rest.find(". "))
+        .unwrap_or(rest.len())]
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn rogue_ca_with_the_same_name_is_caught_by_signature() {
+    let v = analyze(&[
+        "rogue-ca-sll.pcap",
+        "--root",
+        "node",
+        "--certs",
+        "node",
+        "--certs",
+        "pki-extra",
+    ]);
+    for i in [1, 2] {
+        assert_eq!(
+            codes(&v, i),
+            set(&[
+                ("e", "unknown-authority"),
+                ("e", "tls-alert"),
+                ("w", "wrong-file")
+            ]),
+            "connection {i}"
+        );
+        let f = finding(&v, i, "unknown-authority");
+        let evidence = f["evidence"].to_string();
+        // Both keys' fingerprints (openssl's view of the two CA files).
+        let real = &files()["node/etc/kubernetes/pki/ca.crt"]["spki_sha256"];
+        let rogue = &files()["pki-extra/rogue-ca.crt"]["spki_sha256"];
+        assert!(evidence.contains(real.as_str().unwrap()), "{evidence}");
+        assert!(evidence.contains(rogue.as_str().unwrap()), "{evidence}");
+        assert!(evidence.contains("same name"), "{evidence}");
+        assert!(s(&f["logged_as"]).contains("x509: certificate signed by unknown authority"));
+        assert!(s(&f["logged_as"]).contains("remote error: tls: bad certificate"));
+    }
+    // The Go client of connection 2 logged the alert the server sent.
+    assert_eq!(
+        s(&finding(&v, 2, "tls-alert")["logged_as"]),
+        go_said("rogue-ca-sll.pcap")
+    );
+}
+
+#[test]
+fn each_broken_certificate_gets_its_finding() {
+    let v = analyze(&["broken-certs.pcap", "--root", "node"]);
+    // #1 a client certificate without clientAuth.
+    assert_eq!(
+        codes(&v, 1),
+        set(&[
+            ("e", "incompatible-key-usage"),
+            ("e", "tls-alert"),
+            ("w", "wrong-file")
+        ])
+    );
+    assert_eq!(
+        s(&finding(&v, 1, "incompatible-key-usage")["logged_as"]),
+        "x509: certificate specifies an incompatible key usage"
+    );
+    // #2 an expired client certificate, judged at capture time.
+    assert_eq!(
+        codes(&v, 2),
+        set(&[("e", "expired"), ("e", "tls-alert"), ("w", "wrong-file")])
+    );
+    let seen = s(&v["connections"][1]["first_seen"]);
+    let logged = s(&finding(&v, 2, "expired")["logged_as"]);
+    assert!(
+        logged.starts_with(&format!(
+            "x509: certificate has expired or is not yet valid: current time {}",
+            &seen[..19]
+        )),
+        "{logged} / {seen}"
+    );
+    assert!(
+        logged.ends_with("is after 2026-11-01T00:00:00Z"),
+        "{logged}"
+    );
+    // #3 the kubelet's serving certificate without IP SANs, dialed by IP by a Go client:
+    // exactly what Go said.
+    assert_eq!(
+        codes(&v, 3),
+        set(&[("e", "no-ip-san"), ("e", "tls-alert"), ("w", "wrong-file")])
+    );
+    assert_eq!(
+        s(&finding(&v, 3, "no-ip-san")["logged_as"]),
+        go_said("broken-certs.pcap")
+    );
+    assert!(s(&finding(&v, 3, "tls-alert")["message"]).contains("most likely cause: no-ip-san"));
+    // #4 a wrong node identity: the handshake completes, the Node authorizer denies.
+    assert_eq!(
+        codes(&v, 4),
+        set(&[("e", "identity"), ("w", "identity"), ("w", "wrong-file")])
+    );
+    assert_eq!(v["connections"][3]["handshake"], "completed");
+}
+
+#[test]
+fn healthy_captures_have_no_error_findings() {
+    for capture in [
+        "kubelet-rotated-tls12.pcap",
+        "kubeconfig-go-sll2.pcap",
+        "kubelet-serving-ipv6.pcapng",
+        "nanosecond.pcap",
+        "retransmit-reorder.pcap",
+        "any-multi.pcapng",
+        "tls13-openssl.pcap",
+    ] {
+        let v = analyze(&[capture, "--root", "node"]);
+        for (i, c) in v["connections"].as_array().unwrap().iter().enumerate() {
+            let errors: Vec<String> = c["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["severity"] == "error")
+                .map(|f| s(&f["code"]))
+                .collect();
+            assert!(errors.is_empty(), "{capture} #{}: {errors:?}", i + 1);
+        }
+    }
+    // The node's own kubelet and admin connections are clean, and say so.
+    let v = analyze(&["kubelet-rotated-tls12.pcap", "--root", "node"]);
+    for i in [1, 2] {
+        assert!(codes(&v, i).is_empty(), "{:?}", codes(&v, i));
+        assert_eq!(v["connections"][i - 1]["verdict"], "OK");
+    }
+    let admin = finding(&v, 2, "identity");
+    assert!(s(&admin["message"]).contains("user \"kubernetes-admin\", groups [system:masters]"));
+}
+
+#[test]
+fn kubeconfig_cert_with_rotation_on_is_the_wrong_file() {
+    let v = analyze(&["kubeconfig-go-sll2.pcap", "--root", "node"]);
+    assert_eq!(codes(&v, 1), set(&[("w", "wrong-file")]));
+    let f = finding(&v, 1, "wrong-file");
+    assert!(s(&f["message"]).contains("kubelet.conf"), "{f}");
+    assert!(
+        s(&f["message"]).contains("kubelet-client-2026-11-27-09-30-00.pem"),
+        "{f}"
+    );
+}
+
+#[test]
+fn what_cannot_be_judged_is_said() {
+    let v = analyze(&["filtered-0x16.pcap", "--root", "node"]);
+    assert!(codes(&v, 1).contains(&("w".to_string(), "capture-incomplete".to_string())));
+    let v = analyze(&["tls13-openssl.pcap", "--root", "node"]);
+    assert_eq!(finding(&v, 1, "encrypted-handshake")["severity"], "info");
+}
+
+#[test]
+fn fail_on_sets_the_exit_status() {
+    assert_eq!(
+        certwire(&[
+            "analyze",
+            "broken-certs.pcap",
+            "--root",
+            "node",
+            "--fail-on",
+            "error"
+        ])
+        .status
+        .code(),
+        Some(4)
+    );
+    assert_eq!(
+        certwire(&[
+            "analyze",
+            "kubelet-rotated-tls12.pcap",
+            "--root",
+            "node",
+            "--fail-on",
+            "error"
+        ])
+        .status
+        .code(),
+        Some(0)
+    );
+    assert_eq!(
+        certwire(&[
+            "analyze",
+            "kubeconfig-go-sll2.pcap",
+            "--root",
+            "node",
+            "--fail-on",
+            "error"
+        ])
+        .status
+        .code(),
+        Some(0)
+    );
+    assert_eq!(
+        certwire(&[
+            "analyze",
+            "kubeconfig-go-sll2.pcap",
+            "--root",
+            "node",
+            "--fail-on",
+            "warning"
+        ])
+        .status
+        .code(),
+        Some(4)
+    );
+}
+
+#[test]
+fn table_and_markdown_show_verdicts_findings_and_a_summary() {
+    for format in ["table", "markdown"] {
+        let text = String::from_utf8(
+            certwire(&[
+                "analyze",
+                "broken-certs.pcap",
+                "--root",
+                "node",
+                "-f",
+                format,
+            ])
+            .stdout,
+        )
+        .unwrap();
+        assert!(text.contains("ERROR no-ip-san"), "{format}");
+        assert!(text.contains("x509: cannot validate certificate for 127.0.0.1 because it doesn't contain any IP SANs"), "{format}");
+        assert!(text.contains("expired 1"), "{format}: summary by code");
+    }
+}
