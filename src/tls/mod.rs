@@ -1,7 +1,9 @@
 //! TLS: record framing, handshake message joining and parsing, and the per-connection facts.
 
 pub mod conn;
+pub mod decrypt;
 pub mod handshake;
+pub mod keylog;
 pub mod messages;
 pub mod names;
 pub mod record;
