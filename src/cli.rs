@@ -68,6 +68,12 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub no_default_certs: bool,
 
+    /// NSS key log file (SSLKEYLOGFILE) with the sessions' secrets: TLS 1.3 handshakes
+    /// are decrypted with them. Repeatable. Secrets in a pcapng's Decryption Secrets
+    /// Blocks are used without this option.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Vec<PathBuf>,
+
     /// Exit with status 4 when a finding of this severity (or a more severe one) exists.
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<FailOn>,

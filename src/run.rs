@@ -31,6 +31,21 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         analyzer.set_inventory(inv.clone());
     }
     let with_local = inventory.is_some();
+    let mut keylog_error = false;
+    for path in &args.keylog {
+        match std::fs::read(path) {
+            Ok(bytes) => analyzer.add_keylog_text(&String::from_utf8_lossy(&bytes)),
+            Err(e) => {
+                keylog_error = true;
+                analyzer.warnings.push(crate::report::model::Warning {
+                    input: path.display().to_string(),
+                    packet: None,
+                    offset: None,
+                    message: format!("cannot read key log: {e}"),
+                });
+            }
+        }
+    }
     // JSON Lines always streams; the table streams when reading stdin, so that
     // `tcpdump -w - | certwire analyze -` shows each handshake as it finishes. Documents
     // (JSON, Markdown, a table of files) are ordered by first packet instead.
@@ -81,7 +96,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
             summary.add(c);
         }
     }
-    let bad_input = inputs.iter().any(|i| i.error.is_some());
+    let bad_input = keylog_error || inputs.iter().any(|i| i.error.is_some());
     let report = Report {
         certwire: Meta::default(),
         inputs,

@@ -246,6 +246,79 @@ fn every_capture_matches_tshark_and_openssl() {
     );
 }
 
+/// With the key log, TLS 1.3 handshakes are decrypted: the same certificates and outcome
+/// as tshark shows given the same keys (expected/*.decrypted.json).
+#[test]
+fn decrypted_captures_match_tshark_with_the_same_keys() {
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root().join("expected")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        let Some(capture) = name.strip_suffix(".decrypted.json") else {
+            continue;
+        };
+        let exp: Value = serde_json::from_str(
+            &std::fs::read_to_string(root().join("expected").join(&name)).unwrap(),
+        )
+        .unwrap();
+        let keys = format!("keylogs/{capture}.keys");
+        let got = json_of(
+            &certwire(&["analyze", capture, "--keylog", &keys, "-f", "json"]),
+            capture,
+        );
+        // Alerts after the handshake (close_notify) are not followed; fatal ones are.
+        let mut exp = exp.clone();
+        for c in exp["connections"].as_array_mut().unwrap() {
+            let fatal: Vec<Value> = c["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a["level"] == "fatal")
+                .cloned()
+                .collect();
+            c["alerts"] = Value::Array(
+                fatal
+                    .iter()
+                    .map(|a| {
+                        let mut a = a.clone();
+                        a["encrypted"] = Value::Bool(false);
+                        a
+                    })
+                    .collect(),
+            );
+        }
+        let mut got = got.clone();
+        for c in got["connections"].as_array_mut().unwrap() {
+            let fatal: Vec<Value> = c["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a["level"] == "fatal")
+                .cloned()
+                .collect();
+            c["alerts"] = Value::Array(
+                fatal
+                    .iter()
+                    .map(|a| {
+                        let mut a = a.clone();
+                        a["encrypted"] = Value::Bool(false);
+                        a
+                    })
+                    .collect(),
+            );
+        }
+        problems.extend(compare(&format!("{capture} (decrypted)"), &exp, &got));
+        checked += 1;
+    }
+    assert!(checked >= 1, "no decrypted expectations");
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
 #[test]
 fn every_link_type_is_covered_by_a_real_capture() {
     let mut seen = std::collections::BTreeSet::new();

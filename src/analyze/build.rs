@@ -147,9 +147,17 @@ pub fn build(
 
     // TLS ≤ 1.2 peers send application data only after the handshake: data both ways proves
     // it completed even when a capture gap swallowed a Finished.
-    let completed = !tls13
-        && sh.is_some()
-        && ((f.finished[0] && f.finished[1]) || (f.app_data[0] && f.app_data[1]));
+    let decrypted = tls13 && (f.decrypted[0] || f.decrypted[1]);
+    let completed = if tls13 {
+        // With keys: both Finished, and the server went on after the client's flight (a
+        // ticket or data, not an alert), or data flowed both ways.
+        decrypted
+            && f.finished[0]
+            && f.finished[1]
+            && (f.server_accepted || (f.app_data[0] && f.app_data[1]))
+    } else {
+        sh.is_some() && ((f.finished[0] && f.finished[1]) || (f.app_data[0] && f.app_data[1]))
+    };
     let resumed = match sh {
         Some(sh) if tls13 => sh.pre_shared_key,
         Some(sh) => {
@@ -160,12 +168,13 @@ pub fn build(
         }
         None => false,
     };
-    let (handshake, outcome_reason) = outcome(flow, f, client, completed, tls13, &alerts);
+    let (handshake, outcome_reason) =
+        outcome(flow, f, client, completed, tls13 && !decrypted, &alerts);
 
-    let visibility = if tls13 {
-        Visibility::Encrypted
-    } else {
-        Visibility::Plaintext
+    let visibility = match (tls13, decrypted) {
+        (false, _) => Visibility::Plaintext,
+        (true, true) => Visibility::Decrypted,
+        (true, false) => Visibility::Encrypted,
     };
     let stats = [flow.reasm[0].stats, flow.reasm[1].stats];
     let mut report = ConnectionReport {
@@ -269,7 +278,7 @@ fn outcome(
     f: &TlsFacts,
     client: usize,
     completed: bool,
-    tls13: bool,
+    encrypted: bool,
     alerts: &[AlertReport],
 ) -> (Handshake, String) {
     let who = |s: Side| match s {
@@ -293,7 +302,7 @@ fn outcome(
         // connection whose handshake began before the capture did.
         let finished_both = f.finished[0] && f.finished[1];
         let app_data = f.app_data[0] || f.app_data[1];
-        if !tls13 && !finished_both && !app_data {
+        if !f.tls13() && !finished_both && !app_data {
             if let Some(a) = alerts.iter().find(|a| a.encrypted) {
                 return (
                     Handshake::Failed,
@@ -306,12 +315,16 @@ fn outcome(
         }
     }
     if completed {
-        return (
-            Handshake::Completed,
-            "both sides sent ChangeCipherSpec and Finished".into(),
-        );
+        let reason = if f.tls13() {
+            "decrypted: both Finished messages, and the server went on after the client's flight"
+        } else if f.finished[0] && f.finished[1] {
+            "both sides sent ChangeCipherSpec and Finished"
+        } else {
+            "application data flowed both ways (a Finished message was not captured whole)"
+        };
+        return (Handshake::Completed, reason.into());
     }
-    if tls13 {
+    if encrypted {
         return (
             Handshake::Unknown,
             "TLS 1.3: everything after ServerHello is encrypted; give the key log (--keylog) to see certificates and outcome"

@@ -10,6 +10,7 @@ use crate::flow::{
 use crate::local::Inventory;
 use crate::report::model::{ConnectionReport, InputReport, Warning};
 use crate::source::{self, CaptureStats, Event, Packet, Timestamp};
+use crate::tls::keylog::KeyLog;
 use crate::tls::record::{plausible_header, CT_HANDSHAKE};
 use crate::wire::{self, linktype, Skip};
 use crate::x509::CertCache;
@@ -44,6 +45,8 @@ impl Default for Options {
 pub struct Analyzer {
     any_port: bool,
     inventory: Option<std::sync::Arc<Inventory>>,
+    /// Session secrets from --keylog files and pcapng Decryption Secrets Blocks.
+    keylog: Option<std::sync::Arc<KeyLog>>,
     ports: Box<[u64; 1024]>,
     cache: CertCache,
     pub warnings: Vec<Warning>,
@@ -66,10 +69,17 @@ impl Analyzer {
         Analyzer {
             any_port: opts.any_port,
             inventory: None,
+            keylog: None,
             ports,
             cache: CertCache::default(),
             warnings: Vec::new(),
         }
+    }
+
+    /// Decrypt TLS 1.3 handshakes with these secrets (more may arrive in pcapng blocks).
+    pub fn add_keylog_text(&mut self, text: &str) {
+        let kl = self.keylog.get_or_insert_with(Default::default);
+        std::sync::Arc::make_mut(kl).add_text(text);
     }
 
     /// Correlate presented certificates with these local files.
@@ -130,9 +140,9 @@ impl Analyzer {
         let label = if path == "-" { "<stdin>" } else { path };
         let result = source::read_capture(label, reader, &mut stats, |ev| match ev {
             Event::Packet(p) => self.on_packet(&mut run, &p, sink),
-            // Key logs are used once TLS 1.3 decryption lands; until then they are
-            // recognised and skipped.
-            Event::TlsKeyLog(_) => {}
+            // Flows created after this block decrypt with it (dumpcap and editcap write
+            // secrets blocks before the packets they decrypt).
+            Event::TlsKeyLog(text) => self.add_keylog_text(&String::from_utf8_lossy(text)),
         });
         if let Err(e) = result {
             run.report.error = Some(e.to_string());
@@ -256,7 +266,13 @@ impl Analyzer {
             }
             run.table.map.insert(
                 key,
-                Slot::Active(Box::new(Flow::new(src, dst, p.number, p.ts))),
+                Slot::Active(Box::new(Flow::new(
+                    src,
+                    dst,
+                    p.number,
+                    p.ts,
+                    self.keylog.clone(),
+                ))),
             );
             run.table.active += 1;
         }

@@ -82,14 +82,20 @@ pub struct Flow {
 }
 
 impl Flow {
-    pub fn new(src: SocketAddr, dst: SocketAddr, number: u64, ts: Timestamp) -> Self {
+    pub fn new(
+        src: SocketAddr,
+        dst: SocketAddr,
+        number: u64,
+        ts: Timestamp,
+        keylog: Option<std::sync::Arc<crate::tls::keylog::KeyLog>>,
+    ) -> Self {
         Flow {
             endpoints: [src, dst],
             first_packet: number,
             first_seen: ts,
             last_seen: ts,
             reasm: [Reassembler::default(), Reassembler::default()],
-            tls: TlsConnection::new([true, true]),
+            tls: TlsConnection::new([true, true], keylog),
             syn_from: None,
             syn_isn: None,
             fin: [false, false],

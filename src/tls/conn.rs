@@ -6,6 +6,10 @@
 
 use super::handshake::{HandshakeEvent, HandshakeJoiner};
 use super::messages::{self, ClientHello, ServerHello};
+use std::sync::Arc;
+
+use super::decrypt::{RecordKeys, Suite};
+use super::keylog::KeyLog;
 use super::record::{self, RecordEvent, RecordReader};
 use crate::x509::der_name_to_rfc2253;
 
@@ -77,6 +81,11 @@ pub struct TlsFacts {
     /// followed that.
     pub server_reacted: bool,
     pub records_after_reaction: u32,
+    /// TLS 1.3 with keys: records of this direction were decrypted.
+    pub decrypted: [bool; 2],
+    /// TLS 1.3 with keys: after the client's Finished the server sent a ticket or data
+    /// (it accepted the client's flight), not an alert.
+    pub server_accepted: bool,
 }
 
 impl TlsFacts {
@@ -94,29 +103,51 @@ impl TlsFacts {
         self.alerts.iter().any(|a| a.level == Some(2))
     }
 
-    fn note(&mut self, s: String) {
+    pub(crate) fn note(&mut self, s: String) {
         if self.notes.len() < MAX_NOTES {
             self.notes.push(s);
         }
     }
 }
 
+/// Record protection state of one direction (TLS 1.3 with keys).
+#[derive(Debug, Default)]
+enum Protection {
+    /// No encrypted record yet (or TLS ≤ 1.2, or no key log at all).
+    #[default]
+    Unset,
+    Handshake(RecordKeys),
+    Application(RecordKeys),
+    /// Decryption stopped: why (said once in the notes).
+    Stopped,
+}
+
+/// Per-direction state above the record layer.
+#[derive(Debug, Default)]
+struct DirState {
+    joiner: HandshakeJoiner,
+    protection: Protection,
+}
+
 #[derive(Debug)]
 pub struct TlsConnection {
     framing: [RecordReader; 2],
-    joiners: [HandshakeJoiner; 2],
+    dirs: [DirState; 2],
+    keylog: Option<Arc<KeyLog>>,
     pub facts: TlsFacts,
 }
 
 impl TlsConnection {
     /// `at_record_boundary[d]`: direction d is known to start at its first byte (SYN seen).
-    pub fn new(at_record_boundary: [bool; 2]) -> Self {
+    /// `keylog`: session secrets to decrypt TLS 1.3 handshakes with, if any were given.
+    pub fn new(at_record_boundary: [bool; 2], keylog: Option<Arc<KeyLog>>) -> Self {
         TlsConnection {
             framing: [
                 RecordReader::new(at_record_boundary[0]),
                 RecordReader::new(at_record_boundary[1]),
             ],
-            joiners: [HandshakeJoiner::default(), HandshakeJoiner::default()],
+            dirs: [DirState::default(), DirState::default()],
+            keylog,
             facts: TlsFacts::default(),
         }
     }
@@ -127,9 +158,9 @@ impl TlsConnection {
             .map(RecordReader::buffered_bytes)
             .sum::<usize>()
             + self
-                .joiners
+                .dirs
                 .iter()
-                .map(HandshakeJoiner::buffered_bytes)
+                .map(|d| d.joiner.buffered_bytes())
                 .sum::<usize>()
     }
 
@@ -146,11 +177,13 @@ impl TlsConnection {
     pub fn on_data(&mut self, d: usize, bytes: &[u8], segment_start: bool) {
         let Self {
             framing,
-            joiners,
+            dirs,
+            keylog,
             facts,
         } = self;
+        let keylog = keylog.as_deref();
         framing[d].on_data(bytes, segment_start, &mut |ev| {
-            on_record(facts, &mut joiners[d], d, ev)
+            on_record(facts, &mut dirs[d], keylog, d, ev)
         });
         if framing[d].not_tls {
             facts.not_tls[d] = true;
@@ -165,43 +198,54 @@ impl TlsConnection {
         });
         let Self {
             framing,
-            joiners,
+            dirs,
+            keylog,
             facts,
         } = self;
-        framing[d].on_gap(len, &mut |ev| on_record(facts, &mut joiners[d], d, ev));
+        let keylog = keylog.as_deref();
+        framing[d].on_gap(len, &mut |ev| on_record(facts, &mut dirs[d], keylog, d, ev));
     }
 
     /// True once the capture can tell nothing more about this handshake that matters: it
-    /// completed (TLS ≤ 1.2), failed with a fatal alert, or (TLS 1.3, encrypted) both
-    /// flights and the server's reaction to the client's flight have been seen.
+    /// completed (TLS ≤ 1.2), failed with a fatal alert, or (TLS 1.3) both flights and the
+    /// server's reaction to the client's flight have been seen.
     pub fn is_done(&self) -> bool {
         let f = &self.facts;
         if f.fatal_alert() {
             return true;
         }
         if f.tls13() {
-            return f.server_reacted && f.records_after_reaction >= 1;
+            return (f.server_accepted && f.finished[0] && f.finished[1])
+                || (f.server_reacted && f.records_after_reaction >= 1);
         }
         f.server_hello.is_some() && f.finished[0] && f.finished[1]
     }
 
-    /// Free the buffers; the facts stay.
+    /// Free the buffers and keys; the facts stay.
     pub fn release(&mut self) {
         for f in &mut self.framing {
             f.release();
         }
-        for j in &mut self.joiners {
-            j.release();
+        for d in &mut self.dirs {
+            d.joiner.release();
+            d.protection = Protection::Stopped;
         }
     }
 }
 
-fn on_record(facts: &mut TlsFacts, joiner: &mut HandshakeJoiner, d: usize, ev: RecordEvent<'_>) {
+fn on_record(
+    facts: &mut TlsFacts,
+    dir: &mut DirState,
+    keylog: Option<&KeyLog>,
+    d: usize,
+    ev: RecordEvent<'_>,
+) {
+    let joiner = &mut dir.joiner;
     match ev {
         RecordEvent::Record {
             content_type,
+            version,
             payload,
-            ..
         } => match content_type {
             record::CT_HANDSHAKE => {
                 facts.handshake_seen[d] = true;
@@ -245,6 +289,8 @@ fn on_record(facts: &mut TlsFacts, joiner: &mut HandshakeJoiner, d: usize, ev: R
                     } else if client_flight_started && d != c {
                         facts.server_reacted = true;
                     }
+                    let header = [content_type, (version >> 8) as u8, version as u8, (payload.len() >> 8) as u8, payload.len() as u8];
+                    decrypt_record(facts, dir, keylog, d, &header, payload);
                 } else {
                     // Application data is only sent encrypted: this direction is past its
                     // ChangeCipherSpec even if the capture lost it.
@@ -375,4 +421,138 @@ pub(crate) fn on_message(
             }
         }
     }
+}
+
+/// TLS 1.3 with keys: open the record and hand its content to the same layers as plaintext.
+fn decrypt_record(
+    facts: &mut TlsFacts,
+    dir: &mut DirState,
+    keylog: Option<&KeyLog>,
+    d: usize,
+    header: &[u8; 5],
+    payload: &[u8],
+) {
+    let Some(keylog) = keylog else { return };
+    let client = facts.client_dir.unwrap_or(0);
+    let side = if d == client { "client" } else { "server" };
+    if let Protection::Unset = dir.protection {
+        dir.protection = match start_protection(facts, keylog, d == client) {
+            Ok(keys) => Protection::Handshake(keys),
+            Err(why) => {
+                facts.note(format!("not decrypted ({side}): {why}"));
+                Protection::Stopped
+            }
+        };
+    }
+    let keys = match &mut dir.protection {
+        Protection::Handshake(k) | Protection::Application(k) => k,
+        _ => return,
+    };
+    match keys.open(header, payload) {
+        Ok((inner, plain)) => {
+            facts.decrypted[d] = true;
+            let was_finished = facts.finished[d];
+            match inner {
+                record::CT_HANDSHAKE => {
+                    if d != client && facts.finished[client] {
+                        facts.server_accepted = true; // NewSessionTicket after the client's flight
+                    }
+                    dir.joiner
+                        .on_record(&plain, &mut |hev| on_handshake(facts, d, hev));
+                }
+                record::CT_ALERT if plain.len() == 2 && facts.alerts.len() < MAX_ALERTS => {
+                    facts.alerts.push(AlertFact {
+                        dir: d,
+                        level: Some(plain[0]),
+                        description: Some(plain[1]),
+                        encrypted: true,
+                    });
+                }
+                record::CT_APPLICATION_DATA => {
+                    facts.app_data[d] = true;
+                    if d != client && facts.finished[client] {
+                        facts.server_accepted = true;
+                    }
+                }
+                _ => {}
+            }
+            // After its Finished a side switches to its application traffic keys.
+            if !was_finished && facts.finished[d] {
+                let secret = keylog
+                    .get(
+                        &facts
+                            .client_hello
+                            .as_ref()
+                            .map(|c| c.random)
+                            .unwrap_or_default(),
+                    )
+                    .and_then(|s| {
+                        if d == client {
+                            s.client_traffic_0.clone()
+                        } else {
+                            s.server_traffic_0.clone()
+                        }
+                    });
+                let suite = facts
+                    .server_hello
+                    .as_ref()
+                    .and_then(|sh| Suite::from_id(sh.cipher_suite).ok());
+                dir.protection = match (secret, suite) {
+                    (Some(secret), Some(suite)) => {
+                        Protection::Application(RecordKeys::from_secret(suite, &secret))
+                    }
+                    _ => {
+                        facts.note(format!(
+                            "{side} records after its Finished not decrypted: no {} in the key log",
+                            if d == client {
+                                "CLIENT_TRAFFIC_SECRET_0"
+                            } else {
+                                "SERVER_TRAFFIC_SECRET_0"
+                            }
+                        ));
+                        Protection::Stopped
+                    }
+                };
+            }
+        }
+        Err(e) => {
+            let stage = if matches!(dir.protection, Protection::Handshake(_)) {
+                "handshake"
+            } else {
+                "application"
+            };
+            facts.note(format!("decryption of {side} {stage} records stopped: {e}"));
+            dir.protection = Protection::Stopped;
+        }
+    }
+}
+
+fn start_protection(facts: &TlsFacts, keylog: &KeyLog, client: bool) -> Result<RecordKeys, String> {
+    let ch = facts
+        .client_hello
+        .as_ref()
+        .ok_or("no ClientHello in the capture to match a key log entry by")?;
+    let sh = facts
+        .server_hello
+        .as_ref()
+        .ok_or("no ServerHello in the capture")?;
+    let suite = Suite::from_id(sh.cipher_suite).map_err(|e| e.to_string())?;
+    let secrets = keylog.get(&ch.random).ok_or_else(|| {
+        format!(
+            "no key for this client random ({}) in the key log",
+            crate::x509::hex(&ch.random)
+        )
+    })?;
+    let secret = if client {
+        &secrets.client_handshake
+    } else {
+        &secrets.server_handshake
+    };
+    let secret = secret.as_ref().ok_or_else(|| {
+        format!(
+            "the key log has no {}_HANDSHAKE_TRAFFIC_SECRET for this client random",
+            if client { "CLIENT" } else { "SERVER" }
+        )
+    })?;
+    Ok(RecordKeys::from_secret(suite, secret))
 }
