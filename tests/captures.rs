@@ -44,7 +44,10 @@ fn expected_files() -> Vec<(String, Value)> {
         .filter_map(|e| {
             let p = e.ok()?.path();
             let name = p.file_name()?.to_str()?.to_string();
-            if !name.ends_with(".json") || name.ends_with(".decrypted.json") || name == "files.json"
+            if !name.ends_with(".json")
+                || name.ends_with(".decrypted.json")
+                || name.ends_with(".records.json")
+                || name == "files.json"
             {
                 return None;
             }

@@ -87,18 +87,29 @@ pub fn build(
     let server_role = correlate::server_role(server_port);
     let mut candidates = Vec::new();
     if let Some(inv) = inv {
-        candidates.extend(candidates_not_presented(
-            inv,
-            Side::Client,
-            role,
-            client_keys.as_deref(),
-        ));
-        candidates.extend(candidates_not_presented(
-            inv,
-            Side::Server,
-            server_role,
-            server_keys.as_deref(),
-        ));
+        // Only where the capture shows what was presented: a chain, or (a client asked for
+        // one, in the clear or decrypted) none at all. An encrypted or uncaptured
+        // Certificate message says nothing about what was not presented.
+        let client_known = client_keys.is_some()
+            || (f.certificate_request.is_some()
+                && (!f.tls13() || f.decrypted[client])
+                && f.ccs[client] | f.finished[client]);
+        if client_known {
+            candidates.extend(candidates_not_presented(
+                inv,
+                Side::Client,
+                role,
+                client_keys.as_deref(),
+            ));
+        }
+        if server_keys.is_some() {
+            candidates.extend(candidates_not_presented(
+                inv,
+                Side::Server,
+                server_role,
+                server_keys.as_deref(),
+            ));
+        }
     }
     let truncated_certificate_messages = [client, server]
         .iter()
@@ -253,6 +264,25 @@ pub fn build(
             client: f.encrypted_records[client].clone(),
             server: f.encrypted_records[server].clone(),
         }),
+        inference: (tls13 && !decrypted).then(|| {
+            let flights = crate::tls::infer::infer(
+                sh.map(|s| s.cipher_suite).unwrap_or(0),
+                &f.encrypted_records[server],
+                &f.encrypted_records[client],
+            );
+            let mut size_checks = Vec::new();
+            if let Some(inv) = inv {
+                for (side, is_server) in [(Side::Server, true), (Side::Client, false)] {
+                    if let Some(len) = flights.certificate_length(is_server) {
+                        size_checks.push(crate::correlate::size_check(inv, side, len));
+                    }
+                }
+            }
+            Inference {
+                flights,
+                size_checks,
+            }
+        }),
         outcome_reason,
         findings: Vec::new(),
         verdict: String::new(),
@@ -325,11 +355,24 @@ fn outcome(
         return (Handshake::Completed, reason.into());
     }
     if encrypted {
-        return (
-            Handshake::Unknown,
-            "TLS 1.3: everything after ServerHello is encrypted; give the key log (--keylog) to see certificates and outcome"
-                .into(),
+        let server = 1 - client;
+        let sh = f.server_hello.as_ref();
+        let inferred = crate::tls::infer::infer(
+            sh.map(|s| s.cipher_suite).unwrap_or(0),
+            &f.encrypted_records[server],
+            &f.encrypted_records[client],
         );
+        let mut reason = "TLS 1.3: everything after ServerHello is encrypted; give the key log (--keylog) to see certificates and outcome".to_string();
+        match inferred.outcome {
+            Some("failed") => reason.push_str(
+                "; inferred from record lengths: the server answered the client's flight with an alert-sized record (rejected)",
+            ),
+            Some(_) => reason.push_str(
+                "; inferred from record lengths: the server answered the client's flight with a session ticket or data (accepted)",
+            ),
+            None => {}
+        }
+        return (Handshake::Unknown, reason);
     }
     let missing: u64 = f.gaps.iter().map(|g| g.len).sum();
     let end = match flow.rst_from {

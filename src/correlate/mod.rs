@@ -2,10 +2,12 @@
 //! which routes), and which of the component's other candidates were not presented.
 
 mod role;
+mod size;
 
 use serde::Serialize;
 
 pub use role::{client_role, server_role, Role};
+pub use size::{size_check, SizeCandidate, SizeCheck};
 
 use crate::local::{Inventory, LocalCert};
 use crate::report::model::Side;

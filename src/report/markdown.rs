@@ -174,6 +174,17 @@ pub fn write_markdown(report: &Report, out: &mut dyn Write) -> Result<(), Output
                 }
             }
         }
+        let inferred = inference_lines(c);
+        if !inferred.is_empty() {
+            writeln!(
+                out,
+                "Inferred from encrypted record lengths (not a match):\n"
+            )?;
+            for l in inferred {
+                writeln!(out, "- {}", cell(&l))?;
+            }
+            writeln!(out)?;
+        }
         if !c.findings.is_empty() {
             writeln!(out, "Findings:\n")?;
             for f in &c.findings {

@@ -165,6 +165,9 @@ pub struct ConnectionReport {
     pub tcp: TcpReport,
     /// TLS 1.3 without keys: lengths of the encrypted records each side sent, in order.
     pub encrypted_records: Option<EncryptedRecords>,
+    /// TLS 1.3 without keys: what the encrypted record lengths tell (each part an
+    /// inference, never a match). Null otherwise.
+    pub inference: Option<Inference>,
     /// Why the outcome is what it is, in one line.
     pub outcome_reason: String,
     /// What Kubernetes will do with these certificates, most severe first.
@@ -261,4 +264,13 @@ impl Summary {
             }
         }
     }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Inference {
+    #[serde(flatten)]
+    pub flights: crate::tls::infer::FlightInference,
+    /// Local certificates whose chain lengths are (or are not) consistent with each side's
+    /// encrypted Certificate message.
+    pub size_checks: Vec<crate::correlate::SizeCheck>,
 }

@@ -143,6 +143,9 @@ pub fn write_connection(
             writeln!(out, "    {}", candidate_line(cand))?;
         }
     }
+    for line in inference_lines(c) {
+        writeln!(out, "    {line}")?;
+    }
     for f in &c.findings {
         for line in finding_lines(f) {
             writeln!(out, "    {line}")?;

@@ -227,3 +227,35 @@ pub fn findings_summary(s: &Summary) -> String {
         by_code.join(", ")
     )
 }
+
+/// The TLS 1.3 length inference, as lines.
+pub fn inference_lines(c: &ConnectionReport) -> Vec<String> {
+    let Some(inf) = &c.inference else {
+        return Vec::new();
+    };
+    let f = &inf.flights;
+    if !f.one_message_per_record {
+        return vec!["inferred: nothing (the encrypted records do not follow one handshake message per record)".into()];
+    }
+    let msgs = |m: &[crate::tls::infer::InferredMessage]| {
+        m.iter()
+            .map(|m| format!("{} {}", m.message, m.length))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut v = vec![format!(
+        "inferred server flight: {}",
+        msgs(&f.server_messages)
+    )];
+    if !f.client_messages.is_empty() {
+        v.push(format!(
+            "inferred client flight: {}",
+            msgs(&f.client_messages)
+        ));
+    }
+    if let Some(cc) = f.client_certificate {
+        v.push(format!("inferred client certificate: {cc}"));
+    }
+    v.extend(inf.size_checks.iter().map(|s| s.summary.clone()));
+    v
+}

@@ -3,6 +3,7 @@
 pub mod conn;
 pub mod decrypt;
 pub mod handshake;
+pub mod infer;
 pub mod keylog;
 pub mod messages;
 pub mod names;
