@@ -333,7 +333,7 @@ fn outcome(
         let finished_both = f.finished[0] && f.finished[1];
         let app_data = f.app_data[0] || f.app_data[1];
         if !f.tls13() && !finished_both && !app_data {
-            if let Some(a) = alerts.iter().find(|a| a.encrypted) {
+            if let Some(a) = alerts.iter().find(|a| a.encrypted && a.level.is_none()) {
                 return (
                     Handshake::Failed,
                     format!(

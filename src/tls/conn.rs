@@ -8,7 +8,7 @@ use super::handshake::{HandshakeEvent, HandshakeJoiner};
 use super::messages::{self, ClientHello, ServerHello};
 use std::sync::Arc;
 
-use super::decrypt::{RecordKeys, Suite};
+use super::decrypt::{tls12_keys, RecordKeys, Suite, Tls12Keys};
 use super::keylog::KeyLog;
 use super::record::{self, RecordEvent, RecordReader};
 use crate::x509::der_name_to_rfc2253;
@@ -19,6 +19,8 @@ const MAX_ENCRYPTED_RECORDS: usize = 16;
 /// Alerts kept per connection; a peer looping on alerts must not grow memory.
 const MAX_ALERTS: usize = 16;
 const MAX_NOTES: usize = 16;
+/// Records followed after a TLS 1.2 handshake completed, when it can be decrypted.
+const TLS12_FOLLOW_RECORDS: u32 = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertFact {
@@ -86,6 +88,10 @@ pub struct TlsFacts {
     /// TLS 1.3 with keys: after the client's Finished the server sent a ticket or data
     /// (it accepted the client's flight), not an alert.
     pub server_accepted: bool,
+    /// TLS ≤ 1.2 with a master secret: records after ChangeCipherSpec are read (alerts), so
+    /// the connection is followed a little past its handshake to see how it ends.
+    pub tls12_decrypting: bool,
+    pub records_after_completion: u32,
 }
 
 impl TlsFacts {
@@ -127,6 +133,8 @@ enum Protection {
 struct DirState {
     joiner: HandshakeJoiner,
     protection: Protection,
+    /// TLS ≤ 1.2 with a CLIENT_RANDOM master secret: this side's write keys.
+    tls12: Option<Tls12Keys>,
 }
 
 #[derive(Debug)]
@@ -218,7 +226,12 @@ impl TlsConnection {
             return (f.server_accepted && f.finished[0] && f.finished[1])
                 || (f.server_reacted && f.records_after_reaction >= 1);
         }
-        f.server_hello.is_some() && f.finished[0] && f.finished[1]
+        // With TLS 1.2 keys, follow a few records past completion: the alerts that end
+        // the connection are readable.
+        f.server_hello.is_some()
+            && f.finished[0]
+            && f.finished[1]
+            && (!f.tls12_decrypting || f.records_after_completion >= TLS12_FOLLOW_RECORDS)
     }
 
     /// Free the buffers and keys; the facts stay.
@@ -253,6 +266,7 @@ fn on_record(
                     // TLS ≤ 1.2: the first handshake record after ChangeCipherSpec is the
                     // encrypted Finished.
                     facts.finished[d] = true;
+                    tls12_record(facts, dir, d, content_type, version, payload);
                     return;
                 }
                 joiner.on_record(payload, &mut |hev| on_handshake(facts, d, hev));
@@ -261,6 +275,7 @@ fn on_record(
                 // In TLS 1.3 this is only middlebox camouflage (RFC 8446 §D.4).
                 if !facts.tls13() => {
                     facts.ccs[d] = true;
+                    start_tls12(facts, dir, keylog, d);
                 }
             record::CT_ALERT => {
                 if facts.alerts.len() >= MAX_ALERTS {
@@ -270,6 +285,9 @@ fn on_record(
                 // encrypted one (AEAD adds at least 16 bytes), whether or not the
                 // ChangeCipherSpec before it was captured.
                 let plain = payload.len() == 2 && matches!(payload[0], 1 | 2) && !facts.ccs[d] && !facts.tls13();
+                if !plain && tls12_record(facts, dir, d, content_type, version, payload) {
+                    return;
+                }
                 facts.alerts.push(if plain {
                     AlertFact { dir: d, level: Some(payload[0]), description: Some(payload[1]), encrypted: false }
                 } else {
@@ -296,6 +314,12 @@ fn on_record(
                     // ChangeCipherSpec even if the capture lost it.
                     facts.app_data[d] = true;
                     facts.ccs[d] = true;
+                    if facts.finished[0] && facts.finished[1] {
+                        facts.records_after_completion += 1;
+                    }
+                    if let Some(k) = dir.tls12.as_mut() {
+                        k.skip();
+                    }
                 }
             }
             _ => {}
@@ -555,4 +579,72 @@ fn start_protection(facts: &TlsFacts, keylog: &KeyLog, client: bool) -> Result<R
         )
     })?;
     Ok(RecordKeys::from_secret(suite, secret))
+}
+
+/// TLS ≤ 1.2: after this side's ChangeCipherSpec, derive its write keys from the master
+/// secret, if the key log has one for this client random.
+fn start_tls12(facts: &mut TlsFacts, dir: &mut DirState, keylog: Option<&KeyLog>, d: usize) {
+    let (Some(keylog), Some(ch), Some(sh)) = (
+        keylog,
+        facts.client_hello.as_ref(),
+        facts.server_hello.as_ref(),
+    ) else {
+        return;
+    };
+    let Some(master) = keylog.get(&ch.random).and_then(|s| s.master.as_ref()) else {
+        return;
+    };
+    match tls12_keys(sh.cipher_suite, master, &ch.random, &sh.random) {
+        Ok((client, server)) => {
+            dir.tls12 = Some(if Some(d) == facts.client_dir {
+                client
+            } else {
+                server
+            });
+            facts.tls12_decrypting = true;
+        }
+        Err(e) => facts.note(format!("TLS 1.2 records not decrypted: {e}")),
+    }
+}
+
+/// TLS ≤ 1.2: open an encrypted handshake (Finished) or alert record with this side's keys.
+/// Returns whether it was read.
+fn tls12_record(
+    facts: &mut TlsFacts,
+    dir: &mut DirState,
+    d: usize,
+    content_type: u8,
+    version: u16,
+    payload: &[u8],
+) -> bool {
+    let Some(keys) = dir.tls12.as_mut() else {
+        return false;
+    };
+    match keys.open(content_type, version, payload) {
+        Ok(plain) => {
+            facts.decrypted[d] = true;
+            if content_type == record::CT_ALERT
+                && plain.len() == 2
+                && facts.alerts.len() < MAX_ALERTS
+            {
+                facts.alerts.push(AlertFact {
+                    dir: d,
+                    level: Some(plain[0]),
+                    description: Some(plain[1]),
+                    encrypted: true,
+                });
+            }
+            true
+        }
+        Err(e) => {
+            let side = if Some(d) == facts.client_dir {
+                "client"
+            } else {
+                "server"
+            };
+            facts.note(format!("decryption of {side} TLS 1.2 records stopped: {e}"));
+            dir.tls12 = None;
+            false
+        }
+    }
 }
