@@ -272,8 +272,9 @@ fn on_record(
                 joiner.on_record(payload, &mut |hev| on_handshake(facts, d, hev));
             }
             record::CT_CHANGE_CIPHER_SPEC
-                // In TLS 1.3 this is only middlebox camouflage (RFC 8446 §D.4).
-                if !facts.tls13() => {
+                // In TLS 1.3 this is only middlebox camouflage (RFC 8446 §D.4), also
+                // between a HelloRetryRequest and the second ClientHello.
+                if !facts.tls13() && !facts.server_hello.as_ref().is_some_and(|sh| sh.is_hello_retry_request) => {
                     facts.ccs[d] = true;
                     start_tls12(facts, dir, keylog, d);
                 }
