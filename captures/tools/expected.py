@@ -370,7 +370,8 @@ def handle_record(c, rec, src, dst):
         if t is None:
             continue
         htype = int(t.get("show"))
-        if opaque or (c["sh"] is not None and c["tls13"] and htype != 2):
+        # (a second ClientHello after a HelloRetryRequest is plaintext: it does not count)
+        if opaque or (c["sh"] is not None and c["tls13"] and htype not in (1, 2)):
             c["decrypted_hs"] = True
         if htype == 1 and c["ch"] is None:
             c["hello_from"] = (src, dst)

@@ -4,6 +4,10 @@
 // embedded client-certificate-data / client-key-data (what kubelet.conf holds) or from PEM files,
 // verifies the server against the CA (kubeconfig certificate-authority-data or -ca), writes one
 // line, reads the answer and closes. Go sends only the leaf certificate of its chain.
+// Without -kubeconfig and -cert it sends no client certificate (an empty Certificate message
+// if the server asks for one). With -get PATH it sends one HTTP/1.1 GET PATH request instead of
+// the line and prints the whole response. With -keylog FILE it appends the NSS key log
+// (tls.Config.KeyLogWriter) to FILE.
 //
 //	go build -o /tmp/goclient . && /tmp/goclient -kubeconfig kubelet.conf -addr 127.0.0.1:6443
 package main
@@ -15,6 +19,7 @@ import (
 	"encoding/base64"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -55,6 +60,7 @@ func main() {
 	maxVersion := flag.String("max", "1.2", "highest TLS version: 1.2 or 1.3")
 	alpn := flag.String("alpn", "h2,http/1.1", "ALPN protocols, comma separated (empty: none)")
 	keylog := flag.String("keylog", "", "append NSS key log lines to this file")
+	get := flag.String("get", "", "send one HTTP/1.1 GET request for this path (e.g. /health) instead of a line")
 	flag.Parse()
 
 	var caPEM, certPEM, keyPEM []byte
@@ -77,9 +83,13 @@ func main() {
 			fail(err)
 		}
 	}
-	pair, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		fail(err)
+	var certs []tls.Certificate
+	if certPEM != nil {
+		pair, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			fail(err)
+		}
+		certs = append(certs, pair)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
@@ -90,7 +100,7 @@ func main() {
 		fail(err)
 	}
 	cfg := &tls.Config{
-		Certificates: []tls.Certificate{pair},
+		Certificates: certs,
 		RootCAs:      pool,
 		ServerName:   host,
 		MaxVersion:   tls.VersionTLS12,
@@ -125,6 +135,19 @@ func main() {
 	st := conn.ConnectionState()
 	fmt.Fprintf(os.Stderr, "goclient: handshake ok: version=%#04x cipher=%s alpn=%q peer certs=%d\n",
 		st.Version, tls.CipherSuiteName(st.CipherSuite), st.NegotiatedProtocol, len(st.PeerCertificates))
+	if *get != "" {
+		req := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: goclient\r\nConnection: close\r\n\r\n", *get, *addr)
+		if _, err := conn.Write([]byte(req)); err != nil {
+			fail(err)
+		}
+		resp, err := io.ReadAll(conn)
+		fmt.Fprintf(os.Stderr, "goclient: got %q\n", resp)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "goclient: read: %v\n", err)
+		}
+		conn.Close()
+		return
+	}
 	if _, err := conn.Write([]byte("hello from goclient\n")); err != nil {
 		fail(err)
 	}

@@ -1,0 +1,3 @@
+module certwire.example/goserver
+
+go 1.19
