@@ -28,8 +28,35 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
     /// Capture files (any name: .sap, .pcap, .pcapng, .pcap.gz ...); '-' reads stdin.
-    #[arg(required = true, value_name = "CAPTURE")]
+    #[arg(
+        required_unless_present = "live",
+        conflicts_with = "live",
+        value_name = "CAPTURE"
+    )]
     pub inputs: Vec<String>,
+
+    /// Capture live on INTERFACE (a name, or `any`) instead of reading files (Linux,
+    /// needs CAP_NET_RAW). Each handshake is reported as it finishes; Ctrl-C, --duration
+    /// or --count stops and prints the summary.
+    #[arg(long, value_name = "INTERFACE")]
+    pub live: Option<String>,
+
+    /// With --live: stop after this long (`90s`, `2m`, `1h`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "live")]
+    pub duration: Option<std::time::Duration>,
+
+    /// With --live: stop after this many handshakes.
+    #[arg(long, value_name = "N", requires = "live")]
+    pub count: Option<u64>,
+
+    /// With --live: write the packets of the reported handshakes (not the bulk data after
+    /// them) to FILE as a pcap (raw IP), to attach to a ticket.
+    #[arg(long, value_name = "FILE", requires = "live")]
+    pub write: Option<PathBuf>,
+
+    /// With --live: put the interface in promiscuous mode (off by default).
+    #[arg(long, requires = "live")]
+    pub promisc: bool,
 
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
@@ -87,6 +114,26 @@ pub enum FailOn {
     Warning,
 }
 
+/// `90s`, `2m`, `1h`, `500ms`, or plain seconds.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("not a duration: {s} (use e.g. 90s, 2m, 1h)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("unknown unit in {s} (use ms, s, m or h)")),
+    };
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
 /// Exit statuses, documented in the README.
 pub mod exit {
     /// The analysis ran and every input was read (warnings such as a truncated file allowed).
@@ -101,6 +148,8 @@ pub mod exit {
     /// --fail-on: a finding of that severity (or worse) exists. Unusable input (3) takes
     /// precedence.
     pub const FINDINGS: i32 = 4;
+    /// --live could not start: no CAP_NET_RAW, unknown interface, or not Linux.
+    pub const LIVE_UNAVAILABLE: i32 = 5;
 }
 
 #[cfg(test)]
@@ -111,5 +160,15 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
+        assert_eq!(parse_duration("90s").unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("1.5h").unwrap().as_secs(), 5400);
+        assert_eq!(parse_duration("250ms").unwrap().as_millis(), 250);
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("3d").is_err());
     }
 }

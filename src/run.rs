@@ -1,17 +1,79 @@
-//! `certwire analyze`: inputs through the analyzer, reports to the chosen renderer.
+//! `certwire analyze`: inputs (files, stdin, or a live interface) through the analyzer,
+//! reports to the chosen renderer.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use crate::analyze::{Analyzer, Options};
 use crate::cli::{exit, AnalyzeArgs, FailOn};
 use crate::error::OutputError;
 use crate::local::{self, Inventory, ScanOptions};
-use crate::report::model::{LocalReport, Meta, Report, Summary};
+use crate::report::model::{
+    ConnectionReport, InputReport, LocalReport, Meta, Report, Summary, Warning,
+};
 use crate::report::{json, markdown, table, Format};
+use crate::source::live::{LiveCapture, LiveOptions};
+use crate::source::Packet;
+use crate::wire::linktype;
+
+/// Where connection reports go as they are decided: written at once when streaming
+/// (JSON Lines, the table of a pipe or a live capture), else kept for the document.
+struct Collector<'a> {
+    out: &'a mut dyn Write,
+    format: Format,
+    streaming: bool,
+    with_local: bool,
+    connections: Vec<ConnectionReport>,
+    summary: Summary,
+    next_id: usize,
+    error: Option<OutputError>,
+}
+
+impl Collector<'_> {
+    fn add(&mut self, mut c: ConnectionReport) {
+        if !self.streaming {
+            self.connections.push(c);
+            return;
+        }
+        self.next_id += 1;
+        c.id = self.next_id;
+        self.summary.add(&c);
+        if self.error.is_some() {
+            return;
+        }
+        let r = if self.format == Format::Jsonl {
+            json::write_jsonl_connection(&c, self.out)
+        } else {
+            table::write_connection(&c, self.with_local, self.out)
+                .and_then(|_| Ok(self.out.flush()?))
+        };
+        if let Err(e) = r {
+            self.error = Some(e);
+        }
+    }
+}
 
 /// Run `analyze` and return the exit status.
 pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
+    // Live capture problems are found before anything is written.
+    let live = match &args.live {
+        Some(interface) => match LiveCapture::open(&LiveOptions {
+            interface: interface.clone(),
+            ports: args.ports.clone(),
+            any_port: args.any_port,
+            promiscuous: args.promisc,
+        }) {
+            Ok(cap) => Some(cap),
+            Err(e) => {
+                eprintln!("certwire: {e}");
+                return Ok(exit::LIVE_UNAVAILABLE);
+            }
+        },
+        None => None,
+    };
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(File::create(path).map_err(|source| {
             OutputError::Write {
@@ -21,23 +83,21 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         })?)),
         None => Box::new(BufWriter::new(io::stdout().lock())),
     };
-    let opts = Options {
+    let mut analyzer = Analyzer::new(&Options {
         ports: args.ports.clone(),
         any_port: args.any_port,
-    };
-    let mut analyzer = Analyzer::new(&opts);
+    });
     let inventory = load_inventory(args);
     if let Some(inv) = &inventory {
         analyzer.set_inventory(inv.clone());
     }
-    let with_local = inventory.is_some();
-    let mut keylog_error = false;
+    let mut bad_input = false;
     for path in &args.keylog {
         match std::fs::read(path) {
             Ok(bytes) => analyzer.add_keylog_text(&String::from_utf8_lossy(&bytes)),
             Err(e) => {
-                keylog_error = true;
-                analyzer.warnings.push(crate::report::model::Warning {
+                bad_input = true;
+                analyzer.warnings.push(Warning {
                     input: path.display().to_string(),
                     packet: None,
                     offset: None,
@@ -46,42 +106,39 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
             }
         }
     }
-    // JSON Lines always streams; the table streams when reading stdin, so that
-    // `tcpdump -w - | certwire analyze -` shows each handshake as it finishes. Documents
-    // (JSON, Markdown, a table of files) are ordered by first packet instead.
-    let stream_table = args.format == Format::Table && args.inputs.iter().any(|i| i == "-");
-    let streaming = args.format == Format::Jsonl || stream_table;
-    let mut connections = Vec::new();
+    // JSON Lines always streams; the table streams when reading stdin or a live interface,
+    // so that each handshake shows as it finishes. Documents (JSON, Markdown, a table of
+    // files) are ordered by first packet instead.
+    let stream_table =
+        args.format == Format::Table && (live.is_some() || args.inputs.iter().any(|i| i == "-"));
+    let mut col = Collector {
+        out: &mut out,
+        format: args.format,
+        streaming: args.format == Format::Jsonl || stream_table,
+        with_local: inventory.is_some(),
+        connections: Vec::new(),
+        summary: Summary::default(),
+        next_id: 0,
+        error: None,
+    };
     let mut inputs = Vec::new();
-    let mut summary = Summary::default();
-    let mut write_error: Option<OutputError> = None;
-    let mut next_id = 0;
-    for path in &args.inputs {
-        let mut sink = |mut c: crate::report::model::ConnectionReport| {
-            if streaming {
-                next_id += 1;
-                c.id = next_id;
-                summary.add(&c);
-                if write_error.is_none() {
-                    let r = if args.format == Format::Jsonl {
-                        json::write_jsonl_connection(&c, &mut out)
-                    } else {
-                        table::write_connection(&c, with_local, &mut out)
-                            .and_then(|_| Ok(out.flush()?))
-                    };
-                    if let Err(e) = r {
-                        write_error = Some(e);
-                    }
+    match live {
+        Some(cap) => inputs.push(run_live(args, cap, &mut analyzer, &mut col)?),
+        None => {
+            for path in &args.inputs {
+                inputs.push(analyzer.analyze_input(path, &mut |c| col.add(c)));
+                if let Some(e) = col.error.take() {
+                    return Err(e);
                 }
-            } else {
-                connections.push(c);
             }
-        };
-        inputs.push(analyzer.analyze_input(path, &mut sink));
-        if let Some(e) = write_error.take() {
-            return Err(e);
         }
     }
+    if let Some(e) = col.error.take() {
+        return Err(e);
+    }
+    let mut connections = std::mem::take(&mut col.connections);
+    let mut summary = std::mem::take(&mut col.summary);
+    let streaming = col.streaming;
     if !streaming {
         // Stable order whatever the order handshakes finished in: input, then first packet.
         let order: Vec<&String> = args.inputs.iter().collect();
@@ -96,7 +153,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
             summary.add(c);
         }
     }
-    let bad_input = keylog_error || inputs.iter().any(|i| i.error.is_some());
+    bad_input |= inputs.iter().any(|i| i.error.is_some());
     let report = Report {
         certwire: Meta::default(),
         inputs,
@@ -137,6 +194,191 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
     } else {
         exit::OK
     })
+}
+
+/// Set by SIGINT/SIGTERM: the live loop stops and the summary is printed.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+#[cfg(target_os = "linux")]
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn install_signal_handlers() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+}
+
+/// Capture until Ctrl-C / SIGTERM, --duration or --count; report as handshakes finish.
+fn run_live(
+    args: &AnalyzeArgs,
+    mut cap: LiveCapture,
+    analyzer: &mut Analyzer,
+    col: &mut Collector<'_>,
+) -> Result<InputReport, OutputError> {
+    let interface = args.live.clone().unwrap_or_default();
+    let name = format!("live:{interface}");
+    let mut writer = match &args.write {
+        Some(path) => Some(PcapWriter::create(path)?),
+        None => None,
+    };
+    analyzer.keep_packets = writer.is_some();
+    install_signal_handlers();
+    let ports: Vec<String> = args.ports.iter().map(|p| p.to_string()).collect();
+    eprintln!(
+        "certwire: capturing on {interface} ({}); Ctrl-C to stop",
+        if args.any_port {
+            "TLS on any port".to_string()
+        } else {
+            format!("ports {}", ports.join(","))
+        }
+    );
+    let started = Instant::now();
+    let mut run = analyzer.begin(&name);
+    let mut number = 0u64;
+    let mut reported = 0u64;
+    let mut by_count = false;
+    while !STOP.load(Ordering::SeqCst) {
+        if args.duration.is_some_and(|d| started.elapsed() >= d) {
+            break;
+        }
+        let polled = cap.poll(200, &mut |ts, data, orig_len| {
+            number += 1;
+            let p = Packet {
+                number,
+                ts,
+                linktype: linktype::RAW,
+                data,
+                orig_len,
+            };
+            analyzer.feed(&mut run, &p, &mut |c| {
+                reported += 1;
+                col.add(c);
+            });
+        });
+        if let Err(e) = polled {
+            analyzer.warnings.push(Warning {
+                input: name.clone(),
+                packet: Some(number),
+                offset: None,
+                message: e.to_string(),
+            });
+            break;
+        }
+        if let Some(w) = writer.as_mut() {
+            w.write_all(&analyzer.take_written())?;
+        }
+        if let Some(e) = col.error.take() {
+            return Err(e);
+        }
+        if args.count.is_some_and(|n| reported >= n) {
+            by_count = true;
+            break;
+        }
+    }
+    let stats = cap.stats();
+    let mut report = if by_count {
+        // Stopped by count: handshakes still under way are not reported (they would
+        // exceed the count); they are counted in the summary's warnings.
+        let mut r = run.report_mut().clone();
+        r.path = name.clone();
+        r
+    } else {
+        analyzer.end(run, &mut |c| col.add(c))
+    };
+    if let Some(w) = writer.as_mut() {
+        w.write_all(&analyzer.take_written())?;
+        w.flush()?;
+    }
+    report.packets = number;
+    report.link_types = vec![linktype::name(linktype::RAW)];
+    report.kernel_packets = Some(stats.kernel_packets);
+    report.kernel_drops = Some(stats.kernel_drops);
+    if stats.kernel_drops > 0 {
+        analyzer.warnings.push(Warning {
+            input: name,
+            packet: None,
+            offset: None,
+            message: format!(
+                "the kernel dropped {} packet(s) that certwire did not read in time: handshakes may be reported incomplete",
+                stats.kernel_drops
+            ),
+        });
+    }
+    Ok(report)
+}
+
+/// A classic pcap of raw IP packets (LINKTYPE_RAW), nanosecond timestamps, written with
+/// pcap-parser's serializer.
+struct PcapWriter {
+    out: BufWriter<File>,
+    path: std::path::PathBuf,
+}
+
+impl PcapWriter {
+    fn create(path: &Path) -> Result<Self, OutputError> {
+        use pcap_parser::{Linktype, PcapHeader, ToVec};
+        let err = |source| OutputError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut out = BufWriter::new(File::create(path).map_err(err)?);
+        let header = PcapHeader {
+            magic_number: 0xa1b2_3c4d,
+            version_major: 2,
+            version_minor: 4,
+            thiszone: 0,
+            sigfigs: 0,
+            snaplen: crate::source::live::SNAPLEN as u32,
+            network: Linktype(i32::from(linktype::RAW)),
+        };
+        let bytes = header
+            .to_vec_raw()
+            .map_err(|e| err(io::Error::other(format!("{e:?}"))))?;
+        out.write_all(&bytes).map_err(err)?;
+        Ok(PcapWriter {
+            out,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn write_all(
+        &mut self,
+        packets: &[(crate::source::Timestamp, Vec<u8>)],
+    ) -> Result<(), OutputError> {
+        use pcap_parser::{LegacyPcapBlock, ToVec};
+        for (ts, data) in packets {
+            let block = LegacyPcapBlock {
+                ts_sec: ts.secs as u32,
+                ts_usec: ts.nanos,
+                caplen: data.len() as u32,
+                origlen: data.len() as u32,
+                data,
+            };
+            let bytes = block.to_vec_raw().map_err(|e| OutputError::Write {
+                path: self.path.clone(),
+                source: io::Error::other(format!("{e:?}")),
+            })?;
+            self.out
+                .write_all(&bytes)
+                .map_err(|source| OutputError::Write {
+                    path: self.path.clone(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), OutputError> {
+        self.out.flush().map_err(|source| OutputError::Write {
+            path: self.path.clone(),
+            source,
+        })
+    }
 }
 
 /// The node's certificate files: `--certs`, or the standard locations (under `--root` when

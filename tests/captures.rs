@@ -702,15 +702,38 @@ fn ports_option_limits_what_is_followed() {
 fn length_inference_agrees_with_decryption() {
     let files = files();
     let file_of = |sha: &str| -> Vec<String> {
-        files.iter().filter(|(_, v)| v["sha256"] == sha).map(|(k, _)| k.split('#').next().unwrap().to_string()).collect()
+        files
+            .iter()
+            .filter(|(_, v)| v["sha256"] == sha)
+            .map(|(k, _)| k.split('#').next().unwrap().to_string())
+            .collect()
     };
     let mut checked = 0;
     for entry in std::fs::read_dir(root().join("expected")).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().to_string();
-        let Some(capture) = name.strip_suffix(".decrypted.json") else { continue };
-        let exp: Value = serde_json::from_str(&std::fs::read_to_string(root().join("expected").join(&name)).unwrap()).unwrap();
-        let got = analyze(&[capture, "--certs", "node", "--certs", "pki-extra", "--root", "node", "--no-default-certs"]);
-        for (e, g) in exp["connections"].as_array().unwrap().iter().zip(got["connections"].as_array().unwrap()) {
+        let Some(capture) = name.strip_suffix(".decrypted.json") else {
+            continue;
+        };
+        let exp: Value = serde_json::from_str(
+            &std::fs::read_to_string(root().join("expected").join(&name)).unwrap(),
+        )
+        .unwrap();
+        let got = analyze(&[
+            capture,
+            "--certs",
+            "node",
+            "--certs",
+            "pki-extra",
+            "--root",
+            "node",
+            "--no-default-certs",
+        ]);
+        for (e, g) in exp["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(got["connections"].as_array().unwrap())
+        {
             if e["visibility"] != "decrypted" || g["visibility"] != "encrypted" {
                 continue;
             }
@@ -729,14 +752,33 @@ fn length_inference_agrees_with_decryption() {
                 assert_eq!(inf["client_certificate"], want_cc, "{ctx}");
             }
             match (s(&e["handshake"]).as_str(), inf["outcome"].as_str()) {
-                ("completed", Some(o)) | ("failed", Some(o)) => assert_eq!(o, s(&e["handshake"]), "{ctx}"),
+                ("completed", Some(o)) | ("failed", Some(o)) => {
+                    assert_eq!(o, s(&e["handshake"]), "{ctx}")
+                }
                 _ => {}
             }
-            for (side, key) in [("client", "client_certificates"), ("server", "server_certificates")] {
-                let Some(leaf) = e[key].as_array().and_then(|a| a.first()) else { continue };
-                let Some(check) = inf["size_checks"].as_array().unwrap().iter().find(|c| c["side"] == side) else { continue };
+            for (side, key) in [
+                ("client", "client_certificates"),
+                ("server", "server_certificates"),
+            ] {
+                let Some(leaf) = e[key].as_array().and_then(|a| a.first()) else {
+                    continue;
+                };
+                let Some(check) = inf["size_checks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|c| c["side"] == side)
+                else {
+                    continue;
+                };
                 let actual = file_of(leaf["sha256"].as_str().unwrap());
-                let consistent: Vec<String> = check["consistent"].as_array().unwrap().iter().map(|c| s(&c["path"])).collect();
+                let consistent: Vec<String> = check["consistent"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| s(&c["path"]))
+                    .collect();
                 assert!(
                     actual.iter().any(|f| consistent.iter().any(|c| c.ends_with(f.as_str()))),
                     "{ctx} {side}: presented {actual:?} not among the consistent {consistent:?}: {}",
@@ -745,5 +787,8 @@ fn length_inference_agrees_with_decryption() {
             }
         }
     }
-    assert!(checked >= 2, "too few encrypted connections checked: {checked}");
+    assert!(
+        checked >= 2,
+        "too few encrypted connections checked: {checked}"
+    );
 }

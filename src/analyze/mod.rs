@@ -50,14 +50,24 @@ pub struct Analyzer {
     ports: Box<[u64; 1024]>,
     cache: CertCache,
     pub warnings: Vec<Warning>,
+    /// Keep each followed flow's packets until its handshake is decided (--write).
+    pub keep_packets: bool,
+    written: Vec<(Timestamp, Vec<u8>)>,
 }
 
 /// What the per-packet path updates for the input being read.
-struct Run<'a> {
-    input: &'a str,
+pub struct InputRun {
+    input: String,
     table: FlowTable,
     report: InputReport,
     unsupported_warned: Vec<u16>,
+}
+
+impl InputRun {
+    /// Counters so far (live capture prints them at the end).
+    pub fn report_mut(&mut self) -> &mut InputReport {
+        &mut self.report
+    }
 }
 
 impl Analyzer {
@@ -73,6 +83,8 @@ impl Analyzer {
             ports,
             cache: CertCache::default(),
             warnings: Vec::new(),
+            keep_packets: false,
+            written: Vec::new(),
         }
     }
 
@@ -126,27 +138,18 @@ impl Analyzer {
         reader: impl std::io::BufRead + Send,
         sink: &mut dyn FnMut(ConnectionReport),
     ) -> InputReport {
-        let path = name;
-        let mut run = Run {
-            input: path,
-            table: FlowTable::default(),
-            report: InputReport {
-                path: path.to_string(),
-                ..Default::default()
-            },
-            unsupported_warned: Vec::new(),
-        };
+        let mut run = self.begin(name);
         let mut stats = CaptureStats::default();
-        let label = if path == "-" { "<stdin>" } else { path };
+        let label = if name == "-" { "<stdin>" } else { name };
         let result = source::read_capture(label, reader, &mut stats, |ev| match ev {
-            Event::Packet(p) => self.on_packet(&mut run, &p, sink),
+            Event::Packet(p) => self.feed(&mut run, &p, sink),
             // Flows created after this block decrypt with it (dumpcap and editcap write
             // secrets blocks before the packets they decrypt).
             Event::TlsKeyLog(text) => self.add_keylog_text(&String::from_utf8_lossy(text)),
         });
         if let Err(e) = result {
             run.report.error = Some(e.to_string());
-            self.warn(path, None, None, e.to_string());
+            self.warn(name, None, None, e.to_string());
         }
         run.report.format = stats.format.map(|f| match f {
             source::CaptureFormat::Pcap => "pcap",
@@ -164,7 +167,7 @@ impl Analyzer {
         if let Some(off) = stats.truncated_at {
             run.report.truncated_at = Some(off);
             self.warn(
-                path,
+                name,
                 Some(stats.packets),
                 Some(off),
                 format!(
@@ -174,7 +177,38 @@ impl Analyzer {
                 ),
             );
         }
-        // The input is over: finish every open flow, in order of first packet.
+        self.end(run, sink)
+    }
+
+    /// Start an input whose packets are handed to [`Analyzer::feed`] one by one (live
+    /// capture); [`Analyzer::end`] finishes it.
+    pub fn begin(&self, name: &str) -> InputRun {
+        InputRun {
+            input: name.to_string(),
+            table: FlowTable::default(),
+            report: InputReport {
+                path: name.to_string(),
+                ..Default::default()
+            },
+            unsupported_warned: Vec::new(),
+        }
+    }
+
+    pub fn feed(
+        &mut self,
+        run: &mut InputRun,
+        p: &Packet<'_>,
+        sink: &mut dyn FnMut(ConnectionReport),
+    ) {
+        self.on_packet(run, p, sink);
+    }
+
+    /// The input is over: finish every open flow, in order of first packet.
+    pub fn end(
+        &mut self,
+        mut run: InputRun,
+        sink: &mut dyn FnMut(ConnectionReport),
+    ) -> InputReport {
         let mut open: Vec<FlowKey> = run
             .table
             .map
@@ -192,6 +226,12 @@ impl Analyzer {
         run.report
     }
 
+    /// Packets of the handshakes reported since the last call (with `keep_packets`), in
+    /// capture order per connection, for `--write`.
+    pub fn take_written(&mut self) -> Vec<(Timestamp, Vec<u8>)> {
+        std::mem::take(&mut self.written)
+    }
+
     fn warn(&mut self, input: &str, packet: Option<u64>, offset: Option<u64>, message: String) {
         self.warnings.push(Warning {
             input: input.to_string(),
@@ -203,7 +243,7 @@ impl Analyzer {
 
     fn on_packet(
         &mut self,
-        run: &mut Run<'_>,
+        run: &mut InputRun,
         p: &Packet<'_>,
         sink: &mut dyn FnMut(ConnectionReport),
     ) {
@@ -223,7 +263,7 @@ impl Analyzer {
                          Linux SLL/SLL2, NULL/LOOP, raw IPv4/IPv6)",
                         linktype::name(p.linktype)
                     );
-                    self.warn(run.input, Some(p.number), None, msg);
+                    self.warn(&run.input.clone(), Some(p.number), None, msg);
                 }
                 return;
             }
@@ -279,6 +319,9 @@ impl Analyzer {
         let Some(Slot::Active(flow)) = run.table.map.get_mut(&key) else {
             return;
         };
+        if self.keep_packets {
+            flow.keep_packet(p.ts, p.data);
+        }
         let d = flow.dir_of(src);
         let before = flow.buffered_bytes();
         let ack = seg.flags.ack.then_some(seg.ack);
@@ -306,7 +349,12 @@ impl Analyzer {
     }
 
     /// Finish flows idle past the timeout and forget old tombstones.
-    fn sweep(&mut self, run: &mut Run<'_>, now: Timestamp, sink: &mut dyn FnMut(ConnectionReport)) {
+    fn sweep(
+        &mut self,
+        run: &mut InputRun,
+        now: Timestamp,
+        sink: &mut dyn FnMut(ConnectionReport),
+    ) {
         run.table.last_sweep = now;
         let mut idle: Vec<(u64, FlowKey)> = Vec::new();
         run.table.map.retain(|k, s| match s {
@@ -326,7 +374,7 @@ impl Analyzer {
 
     fn finish_flow(
         &mut self,
-        run: &mut Run<'_>,
+        run: &mut InputRun,
         key: FlowKey,
         abandoned: Option<&'static str>,
         sink: &mut dyn FnMut(ConnectionReport),
@@ -354,12 +402,15 @@ impl Analyzer {
             }
             return;
         }
+        if let Some(packets) = flow.kept_packets.take() {
+            self.written.extend(packets);
+        }
         let ports = &self.ports;
         let client =
             build::client_dir(&flow, |p| ports[usize::from(p >> 6)] & (1 << (p & 63)) != 0);
         let report = build::build(
             &flow,
-            run.input,
+            &run.input,
             client,
             &mut self.cache,
             self.inventory.as_deref(),

@@ -21,6 +21,8 @@ pub const MAX_FLOWS: usize = 65_536;
 /// Bytes buffered across all flows (out-of-order segments, partial records and messages).
 /// A flow that would push the total past it is given up and reported as incomplete.
 pub const MAX_BUFFERED_BYTES: usize = 48 * 1024 * 1024;
+/// Frames kept per flow for --write.
+pub const MAX_KEPT_BYTES: usize = 512 * 1024;
 /// A flow idle this long (capture time) is finished as it stands.
 pub const IDLE_TIMEOUT_SECS: f64 = 300.0;
 /// A flow that started before the capture gets this many data segments to show a TLS
@@ -79,6 +81,9 @@ pub struct Flow {
     midstream_segments: u32,
     /// Set when the flow was cut short by a memory cap or the idle timeout.
     pub abandoned: Option<&'static str>,
+    /// The flow's frames as captured, while its handshake is undecided (for --write).
+    pub kept_packets: Option<Vec<(Timestamp, Vec<u8>)>>,
+    kept_bytes: usize,
 }
 
 impl Flow {
@@ -103,6 +108,8 @@ impl Flow {
             started: [false, false],
             midstream_segments: 0,
             abandoned: None,
+            kept_packets: None,
+            kept_bytes: 0,
         }
     }
 
@@ -111,7 +118,22 @@ impl Flow {
     }
 
     pub fn buffered_bytes(&self) -> usize {
-        self.reasm[0].buffered_bytes() + self.reasm[1].buffered_bytes() + self.tls.buffered_bytes()
+        self.reasm[0].buffered_bytes()
+            + self.reasm[1].buffered_bytes()
+            + self.tls.buffered_bytes()
+            + self.kept_bytes
+    }
+
+    /// Keep a frame for --write, up to a per-flow cap (a handshake is a few dozen frames;
+    /// bulk data after it is never kept because the flow is done by then).
+    pub fn keep_packet(&mut self, ts: Timestamp, data: &[u8]) {
+        if self.kept_bytes + data.len() > MAX_KEPT_BYTES {
+            return;
+        }
+        self.kept_bytes += data.len();
+        self.kept_packets
+            .get_or_insert_with(Vec::new)
+            .push((ts, data.to_vec()));
     }
 
     pub fn tcp_end(&self) -> TcpEnd {

@@ -90,6 +90,10 @@ pub struct InputReport {
     pub truncated_at: Option<u64>,
     /// Why the input could not be used (or stopped being usable), if so.
     pub error: Option<String>,
+    /// Live capture: packets the kernel filter passed, and packets the kernel dropped
+    /// because certwire did not keep up (PACKET_STATISTICS). Null for files.
+    pub kernel_packets: Option<u64>,
+    pub kernel_drops: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]

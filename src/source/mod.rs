@@ -6,6 +6,7 @@
 
 mod capture;
 mod input;
+pub mod live;
 
 pub use capture::{read_capture, CaptureFormat, CaptureStats, Event};
 pub use input::{open_input, InputReader};
