@@ -6,7 +6,7 @@ use crate::local::Inventory;
 use crate::report::model::*;
 use crate::tls::conn::TlsFacts;
 use crate::tls::names;
-use crate::x509::{cert_keys, CertCache, CertKeys};
+use crate::x509::{CertCache, CertKeys};
 
 /// Which direction index is the client: the ClientHello says so; failing that the SYN; failing
 /// that the side not on a followed port.
@@ -58,10 +58,12 @@ pub fn build(
             .filter(|c| !(c.ders.is_empty() && c.truncated.is_some()))
             .map(|c| &c.ders)
     };
-    let keys = |d: usize| -> Option<Vec<Option<CertKeys>>> {
-        chain_ders(d).map(|ders| ders.iter().map(|der| cert_keys(der)).collect())
+    // Correlation keys only matter with local files to compare against.
+    let keys = |d: usize, cache: &mut CertCache| -> Option<Vec<Option<CertKeys>>> {
+        inv?;
+        chain_ders(d).map(|ders| ders.iter().map(|der| cache.keys(der)).collect())
     };
-    let (server_keys, client_keys) = (keys(server), keys(client));
+    let (server_keys, client_keys) = (keys(server, cache), keys(client, cache));
     let presented = |d: usize, keys: &Option<Vec<Option<CertKeys>>>, cache: &mut CertCache| {
         chain_ders(d).map(|ders| {
             ders.iter()

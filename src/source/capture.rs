@@ -15,7 +15,7 @@ use super::{Packet, Timestamp};
 use crate::error::InputError;
 
 /// Initial reader buffer. Records larger than this grow it, up to [`MAX_RECORD`].
-const INITIAL_BUFFER: usize = 1 << 20;
+const INITIAL_BUFFER: usize = 4 << 20;
 /// Largest single record accepted. tcpdump's default snaplen is 262144 bytes; a record
 /// claiming far more than that is corruption, and refusing it keeps memory bounded.
 const MAX_RECORD: usize = 16 << 20;
@@ -194,7 +194,9 @@ pub fn read_capture<R: BufRead + Send>(
                         _ => {}
                     },
                 }
-                rdr.consume(size);
+                // No shift here: refill() moves the (small) unparsed tail when it needs room,
+                // instead of moving half the buffer every time half of it is consumed.
+                rdr.consume_noshift(size);
                 stats.bytes = rdr.consumed() as u64;
             }
             Err(PcapError::Eof) => break,

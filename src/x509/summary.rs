@@ -1,6 +1,5 @@
 //! DER → [`CertSummary`], with the fields formatted as openssl prints them.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -269,29 +268,64 @@ fn general_name(g: &GeneralName<'_>) -> String {
     }
 }
 
-/// Summaries by SHA-256 of the DER, so each distinct certificate is parsed once however
-/// many handshakes present it. Bounded: when full it is cleared (a capture with more than
-/// this many distinct certificates is not the common case worth an LRU).
+/// Summaries (and correlation keys) per distinct DER, so each certificate is parsed once
+/// however many handshakes present it. Looked up by a fast hash of the bytes and confirmed
+/// by comparing them, so the per-handshake cost is one pass over the DER, not a SHA-256
+/// and a parse. Bounded: when full it is cleared (a capture with more than this many
+/// distinct certificates is not the common case worth an LRU).
 #[derive(Default)]
 pub struct CertCache {
-    map: HashMap<[u8; 32], Arc<CertSummary>>,
+    map: rustc_hash::FxHashMap<u64, Vec<CacheEntry>>,
+    len: usize,
+}
+
+struct CacheEntry {
+    der: Box<[u8]>,
+    summary: Arc<CertSummary>,
+    keys: Option<Option<super::CertKeys>>,
 }
 
 const CACHE_CAP: usize = 4096;
 
 impl CertCache {
-    pub fn get(&mut self, der: &[u8]) -> Arc<CertSummary> {
-        let mut key = [0u8; 32];
-        key.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, der).as_ref());
-        if let Some(s) = self.map.get(&key) {
-            return s.clone();
-        }
-        if self.map.len() >= CACHE_CAP {
+    fn entry(&mut self, der: &[u8]) -> &mut CacheEntry {
+        use std::hash::{Hash, Hasher};
+        let mut h = rustc_hash::FxHasher::default();
+        der.hash(&mut h);
+        let key = h.finish();
+        if self.len >= CACHE_CAP
+            && !self
+                .map
+                .get(&key)
+                .is_some_and(|v| v.iter().any(|e| &*e.der == der))
+        {
             self.map.clear();
+            self.len = 0;
         }
-        let s = Arc::new(summarize(der));
-        self.map.insert(key, s.clone());
-        s
+        let bucket = self.map.entry(key).or_default();
+        let i = match bucket.iter().position(|e| &*e.der == der) {
+            Some(i) => i,
+            None => {
+                bucket.push(CacheEntry {
+                    der: der.into(),
+                    summary: Arc::new(summarize(der)),
+                    keys: None,
+                });
+                self.len += 1;
+                bucket.len() - 1
+            }
+        };
+        &mut bucket[i]
+    }
+
+    pub fn get(&mut self, der: &[u8]) -> Arc<CertSummary> {
+        self.entry(der).summary.clone()
+    }
+
+    /// The correlation keys of a DER (None when it is not a certificate), cached.
+    pub fn keys(&mut self, der: &[u8]) -> Option<super::CertKeys> {
+        let e = self.entry(der);
+        e.keys.get_or_insert_with(|| super::cert_keys(der)).clone()
     }
 }
 

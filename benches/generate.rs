@@ -1,0 +1,441 @@
+//! Generator of large, realistic captures for the performance work, deterministic from a
+//! seed. `cargo bench --bench generate -- OUT.pcap SIZE_MIB [SEED]` writes OUT.pcap and
+//! OUT.pcap.truth.json (the ground truth). The large files are not committed.
+//!
+//! Handshakes are not invented: real flows from the committed sample captures (made by
+//! OpenSSL and Go on loopback) are the templates, re-addressed (new IPs, ports, ISNs,
+//! timestamps) with their TLS bytes unchanged. Around them: bulk TLS application data on
+//! the same ports (MSS-sized and 64 KiB GRO-sized segments), flows already open when the
+//! capture starts (no SYN, starting mid-record), duplicate retransmissions, and noise on
+//! other ports (TLS with certificates on 443, HTTP, DNS over UDP). Flows interleave.
+
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Write};
+use std::net::{IpAddr, Ipv4Addr};
+
+use certwire::source::{read_capture, CaptureStats, Event};
+use certwire::wire::{decode, TcpFlags};
+use etherparse::PacketBuilder;
+use pcap_parser::{LegacyPcapBlock, Linktype, PcapHeader, ToVec};
+
+/// xorshift64*: small, deterministic, good enough for traffic shapes.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, pct: u64) -> bool {
+        self.below(100) < pct
+    }
+}
+
+#[derive(Clone)]
+struct TFrame {
+    from_client: bool,
+    flags: TcpFlags,
+    rel_seq: u32,
+    rel_ack: u32,
+    payload: Vec<u8>,
+}
+
+#[derive(Clone)]
+struct Template {
+    server_port: u16,
+    frames: Vec<TFrame>,
+    /// Expected leaf SHA-256 of the server and client, from the template's expected file
+    /// (tshark), when the handshake is in the clear.
+    server_sha: Option<String>,
+    tls13: bool,
+}
+
+/// Flows that start with a SYN in an Ethernet capture, as templates.
+fn templates(dir: &str, name: &str) -> Vec<Template> {
+    let bytes = std::fs::read(format!("{dir}/{name}")).expect("template capture");
+    let exp: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{dir}/expected/{name}.json")).unwrap(),
+    )
+    .unwrap();
+    type Key = (IpAddr, u16, IpAddr, u16);
+    type Seen = (bool, u32, u32, TcpFlags, Vec<u8>);
+    let mut flows: BTreeMap<Key, Vec<Seen>> = BTreeMap::new();
+    let mut order = Vec::new();
+    let mut stats = CaptureStats::default();
+    read_capture(name, &bytes[..], &mut stats, |ev| {
+        let Event::Packet(p) = ev else { return };
+        let Ok(s) = decode(p.linktype, p.data) else {
+            return;
+        };
+        let fwd = (s.src, s.src_port, s.dst, s.dst_port);
+        let rev = (s.dst, s.dst_port, s.src, s.src_port);
+        let (key, from_client) = if flows.contains_key(&rev) {
+            (rev, false)
+        } else {
+            (fwd, true)
+        };
+        if !flows.contains_key(&key) {
+            if !s.flags.syn || s.flags.ack {
+                return;
+            }
+            order.push(key);
+        }
+        flows.entry(key).or_default().push((
+            from_client,
+            s.seq,
+            s.ack,
+            s.flags,
+            s.payload.to_vec(),
+        ));
+    })
+    .unwrap();
+    let mut out = Vec::new();
+    for (i, key) in order.iter().enumerate() {
+        let pkts = &flows[key];
+        let cisn = pkts[0].1;
+        let Some(sisn) = pkts.iter().find(|p| !p.0 && p.3.syn).map(|p| p.1) else {
+            continue;
+        };
+        let frames = pkts
+            .iter()
+            .map(|(fc, seq, ack, flags, payload)| TFrame {
+                from_client: *fc,
+                flags: *flags,
+                rel_seq: seq.wrapping_sub(if *fc { cisn } else { sisn }),
+                rel_ack: ack.wrapping_sub(if *fc { sisn } else { cisn }),
+                payload: payload.clone(),
+            })
+            .collect();
+        let conn = exp["connections"].get(i);
+        out.push(Template {
+            server_port: key.3,
+            frames,
+            server_sha: conn
+                .and_then(|c| c["server_certificates"][0]["sha256"].as_str())
+                .map(str::to_string),
+            tls13: conn.is_some_and(|c| c["tls_version"] == "1.3"),
+        });
+    }
+    out
+}
+
+enum Kind {
+    Handshake(Template, u16),
+    Midstream(u16),
+    Http,
+    Dns,
+}
+
+struct Flow {
+    client: Ipv4Addr,
+    server: Ipv4Addr,
+    cport: u16,
+    sport: u16,
+    /// Pending frames: (from_client, flags, seq, ack, payload).
+    queue: std::collections::VecDeque<(bool, TcpFlags, u32, u32, Vec<u8>)>,
+    udp: bool,
+}
+
+fn tls_record(rng: &mut Rng, len: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(len + 5);
+    v.extend_from_slice(&[0x17, 0x03, 0x03, (len >> 8) as u8, len as u8]);
+    v.extend((0..len).map(|_| rng.next() as u8));
+    v
+}
+
+/// Bulk application data after a handshake: a few large server responses and small
+/// client requests, cut into MSS or GRO segments.
+fn bulk(
+    rng: &mut Rng,
+    bytes: usize,
+    cseq: &mut u32,
+    sseq: &mut u32,
+    q: &mut std::collections::VecDeque<(bool, TcpFlags, u32, u32, Vec<u8>)>,
+) {
+    let ack = TcpFlags {
+        ack: true,
+        ..Default::default()
+    };
+    let mut left = bytes;
+    while left > 0 {
+        let req_len = 100 + rng.below(300) as usize;
+        let req = tls_record(rng, req_len);
+        q.push_back((true, ack, *cseq, *sseq, req.clone()));
+        *cseq = cseq.wrapping_add(req.len() as u32);
+        let n = left.min(16_384 * (1 + rng.below(8) as usize));
+        let mut stream = Vec::new();
+        let mut rem = n;
+        while rem > 0 {
+            let r = rem.min(16_384);
+            stream.extend(tls_record(rng, r));
+            rem -= r;
+        }
+        let seg = if rng.chance(20) { 65_160 } else { 1448 };
+        for chunk in stream.chunks(seg) {
+            q.push_back((false, ack, *sseq, *cseq, chunk.to_vec()));
+            *sseq = sseq.wrapping_add(chunk.len() as u32);
+        }
+        left -= n;
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
+    if args.len() < 3 {
+        eprintln!("usage: cargo bench --bench generate -- OUT.pcap SIZE_MIB [SEED]");
+        std::process::exit(2);
+    }
+    let out_path = &args[1];
+    let target: u64 = args[2].parse::<u64>().expect("size in MiB") << 20;
+    let mut rng = Rng(args
+        .get(3)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_c0de)
+        | 1);
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/captures");
+    let mut tls12 = templates(dir, "kubelet-rotated-tls12.pcap");
+    tls12.extend(templates(dir, "nanosecond.pcap"));
+    let tls13 = templates(dir, "tls13-go.pcap");
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(out_path).unwrap());
+    let header = PcapHeader {
+        magic_number: 0xa1b2_c3d4,
+        version_major: 2,
+        version_minor: 4,
+        thiszone: 0,
+        sigfigs: 0,
+        snaplen: 262_144,
+        network: Linktype::ETHERNET,
+    };
+    out.write_all(&header.to_vec_raw().unwrap()).unwrap();
+    let mut written = 24u64;
+    let mut packets = 0u64;
+    let (mut ts_sec, mut ts_usec) = (1_764_000_000u32, 0u32);
+    let mut active: Vec<Flow> = Vec::new();
+    let mut truth_handshakes = 0u64;
+    let mut truth_by_server: BTreeMap<String, u64> = BTreeMap::new();
+    let mut truth_tls13 = 0u64;
+    let (mut midstream, mut noise) = (0u64, 0u64);
+    let mut next_port = 20_000u16;
+    let mut flows_started = 0u64;
+    while written < target || !active.is_empty() {
+        while active.len() < 48 && written < target {
+            flows_started += 1;
+            let kind = match rng.below(100) {
+                0..=54 => Kind::Handshake(tls12[rng.below(tls12.len() as u64) as usize].clone(), 0),
+                55..=64 => {
+                    Kind::Handshake(tls13[rng.below(tls13.len() as u64) as usize].clone(), 0)
+                }
+                65..=76 => Kind::Midstream([6443, 10250, 2379][rng.below(3) as usize]),
+                77..=86 => {
+                    Kind::Handshake(tls12[rng.below(tls12.len() as u64) as usize].clone(), 443)
+                }
+                87..=93 => Kind::Http,
+                _ => Kind::Dns,
+            };
+            next_port = if next_port >= 60_000 {
+                20_000
+            } else {
+                next_port + 1
+            };
+            let client = Ipv4Addr::new(
+                198,
+                18,
+                (rng.below(250) + 1) as u8,
+                (rng.below(250) + 1) as u8,
+            );
+            let server = Ipv4Addr::new(198, 19, 0, (rng.below(8) + 1) as u8);
+            let (cisn, sisn) = (rng.next() as u32, rng.next() as u32);
+            let mut f = Flow {
+                client,
+                server,
+                cport: next_port,
+                sport: 0,
+                queue: Default::default(),
+                udp: false,
+            };
+            let bulk_bytes = (rng.below(10) as usize + 1) * 16 * 1024;
+            match kind {
+                Kind::Handshake(t, port_override) => {
+                    f.sport = if port_override != 0 {
+                        port_override
+                    } else {
+                        t.server_port
+                    };
+                    if port_override == 0 {
+                        truth_handshakes += 1;
+                        if t.tls13 {
+                            truth_tls13 += 1;
+                        }
+                        if let Some(sha) = &t.server_sha {
+                            *truth_by_server.entry(sha.clone()).or_default() += 1;
+                        }
+                    } else {
+                        noise += 1;
+                    }
+                    let (mut cseq, mut sseq) = (cisn, sisn);
+                    let last_data = t
+                        .frames
+                        .iter()
+                        .rposition(|fr| !fr.payload.is_empty() && !fr.flags.fin)
+                        .unwrap_or(0);
+                    for (i, fr) in t.frames.iter().enumerate() {
+                        let (seq, ack) = if fr.from_client {
+                            (cisn.wrapping_add(fr.rel_seq), sisn.wrapping_add(fr.rel_ack))
+                        } else {
+                            (sisn.wrapping_add(fr.rel_seq), cisn.wrapping_add(fr.rel_ack))
+                        };
+                        if i > last_data {
+                            break; // the template's own close; bulk data comes first
+                        }
+                        f.queue
+                            .push_back((fr.from_client, fr.flags, seq, ack, fr.payload.clone()));
+                        let end =
+                            seq.wrapping_add(fr.payload.len() as u32 + u32::from(fr.flags.syn));
+                        if fr.from_client {
+                            cseq = end;
+                        } else {
+                            sseq = end;
+                        }
+                        if rng.chance(1) {
+                            f.queue.push_back((
+                                fr.from_client,
+                                fr.flags,
+                                seq,
+                                ack,
+                                fr.payload.clone(),
+                            ));
+                        }
+                    }
+                    bulk(&mut rng, bulk_bytes, &mut cseq, &mut sseq, &mut f.queue);
+                    let fin = TcpFlags {
+                        fin: true,
+                        ack: true,
+                        ..Default::default()
+                    };
+                    f.queue.push_back((true, fin, cseq, sseq, Vec::new()));
+                }
+                Kind::Midstream(port) => {
+                    midstream += 1;
+                    f.sport = port;
+                    let (mut cseq, mut sseq) = (cisn, sisn);
+                    bulk(&mut rng, bulk_bytes, &mut cseq, &mut sseq, &mut f.queue);
+                    // Join mid-record: drop the first few segments.
+                    for _ in 0..3 {
+                        f.queue.pop_front();
+                    }
+                }
+                Kind::Http => {
+                    noise += 1;
+                    f.sport = 80;
+                    let ack = TcpFlags {
+                        ack: true,
+                        ..Default::default()
+                    };
+                    f.queue.push_back((
+                        true,
+                        ack,
+                        cisn,
+                        sisn,
+                        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+                    ));
+                    f.queue
+                        .push_back((false, ack, sisn, cisn.wrapping_add(35), vec![b'x'; 1200]));
+                }
+                Kind::Dns => {
+                    noise += 1;
+                    f.udp = true;
+                    f.sport = 53;
+                    f.queue.push_back((
+                        true,
+                        TcpFlags::default(),
+                        0,
+                        0,
+                        (0..40).map(|_| rng.next() as u8).collect(),
+                    ));
+                    f.queue.push_back((
+                        false,
+                        TcpFlags::default(),
+                        0,
+                        0,
+                        (0..120).map(|_| rng.next() as u8).collect(),
+                    ));
+                }
+            }
+            active.push(f);
+        }
+        let i = rng.below(active.len() as u64) as usize;
+        let Some((from_client, flags, seq, ack, payload)) = active[i].queue.pop_front() else {
+            active.swap_remove(i);
+            continue;
+        };
+        let f = &active[i];
+        let (src, dst, sp, dp) = if from_client {
+            (f.client, f.server, f.cport, f.sport)
+        } else {
+            (f.server, f.client, f.sport, f.cport)
+        };
+        let eth = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]).ipv4(
+            src.octets(),
+            dst.octets(),
+            64,
+        );
+        let mut frame = Vec::with_capacity(payload.len() + 66);
+        if f.udp {
+            eth.udp(sp, dp).write(&mut frame, &payload).unwrap();
+        } else {
+            let mut b = eth.tcp(sp, dp, seq, 65_000);
+            if flags.ack {
+                b = b.ack(ack);
+            }
+            if flags.syn {
+                b = b.syn();
+            }
+            if flags.fin {
+                b = b.fin();
+            }
+            if flags.rst {
+                b = b.rst();
+            }
+            b.write(&mut frame, &payload).unwrap();
+        }
+        ts_usec += 5 + rng.below(60) as u32;
+        if ts_usec >= 1_000_000 {
+            ts_usec -= 1_000_000;
+            ts_sec += 1;
+        }
+        let block = LegacyPcapBlock {
+            ts_sec,
+            ts_usec,
+            caplen: frame.len() as u32,
+            origlen: frame.len() as u32,
+            data: &frame,
+        };
+        let bytes = block.to_vec_raw().unwrap();
+        out.write_all(&bytes).unwrap();
+        written += bytes.len() as u64;
+        packets += 1;
+    }
+    out.flush().unwrap();
+    let truth = serde_json::json!({
+        "file": out_path,
+        "bytes": written,
+        "packets": packets,
+        "flows": flows_started,
+        "handshakes_on_target_ports": truth_handshakes,
+        "tls13_handshakes": truth_tls13,
+        "midstream_flows": midstream,
+        "noise_flows": noise,
+        "server_leaf_sha256_counts": truth_by_server,
+        "templates": "kubelet-rotated-tls12.pcap, nanosecond.pcap (TLS 1.2), tls13-go.pcap (TLS 1.3); server leaf sha256 from their expected/*.json (tshark)",
+    });
+    std::fs::write(
+        format!("{out_path}.truth.json"),
+        serde_json::to_string_pretty(&truth).unwrap(),
+    )
+    .unwrap();
+    eprintln!("{out_path}: {written} bytes, {packets} packets, {truth_handshakes} handshakes on target ports");
+}
