@@ -124,7 +124,20 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
     let mut inputs = Vec::new();
     match live {
         Some(cap) => inputs.push(run_live(args, cap, &mut analyzer, &mut col)?),
+        None if !col.streaming
+            && args.inputs.len() > 1
+            && !args.inputs.iter().any(|i| i == "-") =>
+        {
+            // Several files, one document: analyzed in parallel on all cores and merged in
+            // command-line order, so the output is the same whatever the thread count.
+            for (report, conns, warnings) in analyze_parallel(&analyzer, &args.inputs) {
+                inputs.push(report);
+                col.connections.extend(conns);
+                analyzer.warnings.extend(warnings);
+            }
+        }
         None => {
+            analyzer.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             for path in &args.inputs {
                 inputs.push(analyzer.analyze_input(path, &mut |c| col.add(c)));
                 if let Some(e) = col.error.take() {
@@ -194,6 +207,42 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
     } else {
         exit::OK
     })
+}
+
+type InputResult = (InputReport, Vec<ConnectionReport>, Vec<Warning>);
+
+/// Analyze `inputs` on up to all cores, one analyzer per thread; results in input order.
+fn analyze_parallel(base: &Analyzer, inputs: &[String]) -> Vec<InputResult> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(inputs.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<Option<InputResult>>> =
+        std::sync::Mutex::new(inputs.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut analyzer = base.fork();
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(path) = inputs.get(i) else { break };
+                    let mut conns = Vec::new();
+                    let report = analyzer.analyze_input(path, &mut |c| conns.push(c));
+                    let warnings = std::mem::take(&mut analyzer.warnings);
+                    if let Ok(mut r) = results.lock() {
+                        r[i] = Some((report, conns, warnings));
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// Set by SIGINT/SIGTERM: the live loop stops and the summary is printed.

@@ -792,3 +792,46 @@ fn length_inference_agrees_with_decryption() {
         "too few encrypted connections checked: {checked}"
     );
 }
+
+/// Several files are analyzed in parallel; the document is the same as analyzing each
+/// alone, in command-line order, whatever the threads did.
+#[test]
+fn parallel_inputs_merge_deterministically() {
+    let files = [
+        "rogue-ca-sll.pcap",
+        "kubelet-rotated-tls12.pcap",
+        "broken-certs.pcap",
+        "nanosecond.pcap",
+        "tls13-go.pcap",
+    ];
+    let mut args = vec!["analyze"];
+    args.extend(files);
+    args.extend(["--format", "json", "--no-default-certs"]);
+    let runs: Vec<Value> = (0..3)
+        .map(|_| json_of(&certwire(&args), "parallel"))
+        .collect();
+    assert_eq!(runs[0]["connections"], runs[1]["connections"]);
+    assert_eq!(runs[0]["connections"], runs[2]["connections"]);
+    let mut expected = Vec::new();
+    for f in files {
+        for c in analyze(&[f, "--no-default-certs"])["connections"]
+            .as_array()
+            .unwrap()
+        {
+            let mut c = c.clone();
+            c["id"] = Value::Null;
+            expected.push(c);
+        }
+    }
+    let got: Vec<Value> = runs[0]["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            c["id"] = Value::Null;
+            c
+        })
+        .collect();
+    assert_eq!(got, expected);
+}

@@ -52,6 +52,8 @@ pub struct Analyzer {
     pub warnings: Vec<Warning>,
     /// Keep each followed flow's packets until its handshake is decided (--write).
     pub keep_packets: bool,
+    /// Show progress on stderr (set only when stderr is a terminal).
+    pub progress: bool,
     written: Vec<(Timestamp, Vec<u8>)>,
 }
 
@@ -85,6 +87,23 @@ impl Analyzer {
             warnings: Vec::new(),
             keep_packets: false,
             written: Vec::new(),
+            progress: false,
+        }
+    }
+
+    /// An analyzer with the same configuration (ports, local files, key log) and fresh
+    /// state, for another thread.
+    pub fn fork(&self) -> Analyzer {
+        Analyzer {
+            any_port: self.any_port,
+            inventory: self.inventory.clone(),
+            keylog: self.keylog.clone(),
+            ports: self.ports.clone(),
+            cache: CertCache::default(),
+            warnings: Vec::new(),
+            keep_packets: self.keep_packets,
+            written: Vec::new(),
+            progress: false,
         }
     }
 
@@ -141,12 +160,21 @@ impl Analyzer {
         let mut run = self.begin(name);
         let mut stats = CaptureStats::default();
         let label = if name == "-" { "<stdin>" } else { name };
+        let mut progress = Progress::new(self.progress, label);
+        let mut reported = 0u64;
         let result = source::read_capture(label, reader, &mut stats, |ev| match ev {
-            Event::Packet(p) => self.feed(&mut run, &p, sink),
+            Event::Packet(p) => {
+                self.feed(&mut run, &p, &mut |c| {
+                    reported += 1;
+                    sink(c)
+                });
+                progress.tick(p.number, run.report.tcp_segments_followed, reported);
+            }
             // Flows created after this block decrypt with it (dumpcap and editcap write
             // secrets blocks before the packets they decrypt).
             Event::TlsKeyLog(text) => self.add_keylog_text(&String::from_utf8_lossy(text)),
         });
+        progress.done();
         if let Err(e) = result {
             run.report.error = Some(e.to_string());
             self.warn(name, None, None, e.to_string());
@@ -416,5 +444,51 @@ impl Analyzer {
             self.inventory.as_deref(),
         );
         sink(report);
+    }
+}
+
+/// A one-line progress display on stderr for long runs. Checked every 65,536 packets, so it
+/// costs nothing measurable; redrawn at most twice a second.
+struct Progress {
+    on: bool,
+    label: String,
+    started: std::time::Instant,
+    last: std::time::Instant,
+    drawn: bool,
+}
+
+impl Progress {
+    fn new(on: bool, label: &str) -> Self {
+        let now = std::time::Instant::now();
+        Progress {
+            on,
+            label: label.to_string(),
+            started: now,
+            last: now,
+            drawn: false,
+        }
+    }
+
+    #[inline]
+    fn tick(&mut self, packets: u64, followed: u64, handshakes: u64) {
+        if !self.on || packets & 0xffff != 0 || self.last.elapsed().as_millis() < 500 {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        self.drawn = true;
+        eprint!(
+            "\rcertwire: {}: {} packets ({} followed), {} handshakes, {:.0} s",
+            self.label,
+            packets,
+            followed,
+            handshakes,
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+
+    fn done(&mut self) {
+        if self.drawn {
+            eprint!("\r\x1b[2K");
+        }
     }
 }
