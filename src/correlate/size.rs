@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::local::{Inventory, LocalCert};
+use crate::local::{location, Inventory, LocalCert};
 use crate::report::model::Side;
 use crate::tls::infer::certificate_message_len;
 
@@ -96,34 +96,16 @@ pub fn size_check(inv: &Inventory, side: Side, message_length: usize) -> SizeChe
         Side::Client => "client",
         Side::Server => "server",
     };
-    let loc = |c: &SizeCandidate| match &c.entry {
-        Some(e) if e.starts_with('#') => format!("{}{}", c.path, e),
-        Some(e) => format!("{}#{}", c.path, e),
-        None => c.path.clone(),
+    let describe = |c: &SizeCandidate| {
+        format!(
+            "{} ({}, {})",
+            location(&c.path, &c.entry),
+            c.public_key.as_deref().unwrap_or("?"),
+            c.chain
+        )
     };
-    let fit: Vec<String> = consistent
-        .iter()
-        .map(|c| {
-            format!(
-                "{} ({}, {})",
-                loc(c),
-                c.public_key.as_deref().unwrap_or("?"),
-                c.chain
-            )
-        })
-        .collect();
-    let not: Vec<String> = inconsistent
-        .iter()
-        .take(6)
-        .map(|c| {
-            format!(
-                "{} ({}, {})",
-                loc(c),
-                c.public_key.as_deref().unwrap_or("?"),
-                c.chain
-            )
-        })
-        .collect();
+    let fit: Vec<String> = consistent.iter().map(describe).collect();
+    let not: Vec<String> = inconsistent.iter().take(6).map(describe).collect();
     let summary = format!(
         "inferred: the {who} Certificate message is {message_length} bytes: {} of {} local candidate(s) fit{}{}",
         consistent.len(),

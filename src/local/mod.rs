@@ -79,11 +79,7 @@ impl LocalCert {
     }
 
     pub fn location(&self) -> String {
-        match &self.entry {
-            Some(e) if e.starts_with('#') => format!("{}{}", self.path, e),
-            Some(e) => format!("{}#{}", self.path, e),
-            None => self.path.clone(),
-        }
+        location(&self.path, &self.entry)
     }
 }
 
@@ -111,6 +107,16 @@ pub struct Inventory {
 }
 
 /// Build the inventory. Paths are reported as found (joined from the location given).
+/// `path`, plus `#entry` when the certificate is a part of the file (`#1` for the second
+/// of a bundle, `#users[NAME].client-certificate-data` in a kubeconfig).
+pub fn location(path: &str, entry: &Option<String>) -> String {
+    match entry {
+        Some(e) if e.starts_with('#') => format!("{path}{e}"),
+        Some(e) => format!("{path}#{e}"),
+        None => path.to_string(),
+    }
+}
+
 impl Inventory {
     /// A manifest flag's value (`flag("kube-apiserver", "requestheader-allowed-names")`).
     pub fn flag(&self, component: &str, name: &str) -> Option<&Flag> {

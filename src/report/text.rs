@@ -125,13 +125,7 @@ pub fn role_text(c: &ConnectionReport) -> Option<String> {
     }
 }
 
-fn location(path: &str, entry: &Option<String>) -> String {
-    match entry {
-        Some(e) if e.starts_with('#') => format!("{path}{e}"),
-        Some(e) => format!("{path}#{e}"),
-        None => path.to_string(),
-    }
-}
+use crate::local::location;
 
 /// One line per presented certificate: the local file it came from and the routes to it.
 pub fn local_file_lines(c: &ConnectionReport) -> Vec<String> {
