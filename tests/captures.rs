@@ -817,3 +817,85 @@ fn parallel_inputs_merge_deterministically() {
         .collect();
     assert_eq!(got, expected);
 }
+
+/// The handshake message lengths inferred from encrypted record lengths are the ones
+/// tshark shows when it decrypts the same records (expected/*.records.json): each message
+/// is its 4-byte header plus tshark's tls.handshake.length.
+#[test]
+fn inferred_message_lengths_are_tsharks_decrypted_ones() {
+    let name_of = |t: u64| match t {
+        8 => "EncryptedExtensions",
+        11 => "Certificate",
+        13 => "CertificateRequest",
+        15 => "CertificateVerify",
+        20 => "Finished",
+        _ => "?",
+    };
+    // The handshake messages of one direction up to its Finished, from tshark.
+    let flight = |records: &Value| -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        for r in records.as_array().unwrap() {
+            if r["protected"] != true || r["inner_type"] != 22 {
+                continue;
+            }
+            for m in r["handshake"].as_array().unwrap() {
+                let t = m["type"].as_u64().unwrap();
+                out.push((name_of(t).to_string(), m["length"].as_u64().unwrap() + 4));
+                if t == 20 {
+                    return out;
+                }
+            }
+        }
+        out
+    };
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root().join("expected")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        let Some(capture) = name.strip_suffix(".records.json") else {
+            continue;
+        };
+        let recs: Value = serde_json::from_str(
+            &std::fs::read_to_string(root().join("expected").join(&name)).unwrap(),
+        )
+        .unwrap();
+        let got = analyze(&[capture, "--no-default-certs"]);
+        for rc in recs["connections"].as_array().unwrap() {
+            let Some(c) = got["connections"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["client"] == rc["client"])
+            else {
+                continue;
+            };
+            let server = flight(&rc["server_to_client"]);
+            if server.is_empty() || c["inference"].is_null() {
+                continue; // no keys for this one in tshark's view either, or decrypted by a DSB
+            }
+            let inferred = |k: &str| -> Vec<(String, u64)> {
+                c["inference"][k]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| (s(&m["message"]), m["length"].as_u64().unwrap()))
+                    .collect()
+            };
+            assert_eq!(
+                inferred("server_messages"),
+                server,
+                "{capture} {}: server flight",
+                s(&rc["client"])
+            );
+            let client = flight(&rc["client_to_server"]);
+            // Without a certificate request the client flight is its Finished alone.
+            assert_eq!(
+                inferred("client_messages"),
+                client,
+                "{capture} {}: client flight",
+                s(&rc["client"])
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "only {checked} connections checked");
+}

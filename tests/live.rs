@@ -256,6 +256,39 @@ fn live_capture_on_loopback() {
         serde_json::from_str(&lines.try_iter().collect::<Vec<_>>().join("\n")).unwrap();
     assert!(doc["inputs"][0]["kernel_drops"].is_u64(), "{doc}");
 
+    // Ctrl-C (SIGINT) stops it cleanly: the summary is printed and --write is flushed.
+    let sigint_file = dir.join("sigint.pcap");
+    let (mut live, lines) = start_live(&[
+        "--format",
+        "jsonl",
+        "--write",
+        sigint_file.to_str().unwrap(),
+    ]);
+    s_client("127.0.0.1:6443", KUBELET_CLIENT, KUBELET_CLIENT, "/");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(Command::new("kill")
+        .args(["-INT", &live.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(wait_exit(&mut live, 20), 0);
+    std::thread::sleep(Duration::from_millis(200));
+    let lines: Vec<Value> = lines
+        .try_iter()
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.last().map(|l| l["record"].clone()),
+        Some(Value::from("summary")),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l["record"] == "connection").count(),
+        1
+    );
+    let again = analyze(&[sigint_file.to_str().unwrap(), "--no-default-certs"]);
+    assert_eq!(again["connections"].as_array().unwrap().len(), 1);
+
     // Bulk data after a handshake does not grow memory: 32 MiB over 6443 after one
     // handshake costs one hash lookup per packet and no buffering.
     let big = root().join("node").join("certwire-live-bulk.bin");
