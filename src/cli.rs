@@ -131,7 +131,7 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         "h" => n * 3600.0,
         _ => return Err(format!("unknown unit in {s} (use ms, s, m or h)")),
     };
-    Ok(std::time::Duration::from_secs_f64(secs))
+    std::time::Duration::try_from_secs_f64(secs).map_err(|_| format!("duration out of range: {s}"))
 }
 
 /// Exit statuses, documented in the README.
@@ -170,5 +170,6 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap().as_millis(), 250);
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("3d").is_err());
+        assert!(parse_duration("99999999999999999999h").is_err());
     }
 }

@@ -95,7 +95,9 @@ pub fn build(
         let client_known = client_keys.is_some()
             || (f.certificate_request.is_some()
                 && (!f.tls13() || f.decrypted[client])
-                && f.ccs[client] | f.finished[client]);
+                && f.ccs[client] | f.finished[client]
+                // A gap in the client's bytes may have taken its Certificate.
+                && f.gaps.iter().all(|g| g.dir != client));
         if client_known {
             candidates.extend(candidates_not_presented(
                 inv,
@@ -176,6 +178,7 @@ pub fn build(
         Some(sh) => {
             completed
                 && f.certificates[server].is_none()
+                && f.gaps.iter().all(|g| g.dir != server)
                 && !sh.session_id.is_empty()
                 && ch.is_some_and(|ch| ch.session_id == sh.session_id)
         }
@@ -288,7 +291,16 @@ pub fn build(
         outcome_reason,
         findings: Vec::new(),
         verdict: String::new(),
-        notes: f.notes.clone(),
+        notes: {
+            let mut notes = f.notes.clone();
+            if f.gaps_not_listed > 0 {
+                notes.push(format!(
+                    "{} more gap(s), {} bytes in all, are not listed",
+                    f.gaps_not_listed, f.missing_not_listed
+                ));
+            }
+            notes
+        },
     };
     let ctx = crate::diagnose::Context {
         conn: &report,

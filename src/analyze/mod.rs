@@ -311,7 +311,19 @@ impl Analyzer {
                 }
                 // The 4-tuple was reused by a new connection.
             }
-            Some(Slot::Active(_)) => {}
+            Some(Slot::Active(f)) => {
+                // A new SYN with another ISN: the old connection is gone (its end was not
+                // captured) and the 4-tuple reused. Report the old one and start afresh.
+                if new_connection && f.syn_isn.is_some_and(|isn| isn != seg.seq) {
+                    self.finish_flow(
+                        run,
+                        key,
+                        Some("the 4-tuple was reused by a new connection"),
+                        sink,
+                    );
+                    run.table.map.remove(&key);
+                }
+            }
             None => {
                 let starts_tls = seg.payload.len() >= 5
                     && seg.payload[0] == CT_HANDSHAKE
@@ -347,11 +359,11 @@ impl Analyzer {
         let Some(Slot::Active(flow)) = run.table.map.get_mut(&key) else {
             return;
         };
+        let before = flow.buffered_bytes();
         if self.keep_packets {
             flow.keep_packet(p.ts, p.data);
         }
         let d = flow.dir_of(src);
-        let before = flow.buffered_bytes();
         let ack = seg.flags.ack.then_some(seg.ack);
         flow.on_segment(
             d,
@@ -371,7 +383,9 @@ impl Analyzer {
             run.report.flows_dropped_by_cap += 1;
             self.finish_flow(run, key, Some("the global buffer cap was reached"), sink);
         }
-        if p.ts.secs - run.table.last_sweep.secs >= SWEEP_EVERY_SECS {
+        if p.ts.secs.saturating_sub(run.table.last_sweep.secs) >= SWEEP_EVERY_SECS
+            || run.table.map.len() >= 2 * MAX_FLOWS
+        {
             self.sweep(run, p.ts, sink);
         }
     }
@@ -384,9 +398,14 @@ impl Analyzer {
         sink: &mut dyn FnMut(ConnectionReport),
     ) {
         run.table.last_sweep = now;
+        // Tombstones are expired by capture time; a capture whose time does not advance
+        // (pcapng simple packet blocks carry none) is swept by count instead.
+        let flood = run.table.map.len() >= 2 * MAX_FLOWS;
         let mut idle: Vec<(u64, FlowKey)> = Vec::new();
         run.table.map.retain(|k, s| match s {
-            Slot::Done { last_seen, .. } => now.secs - last_seen.secs < TOMBSTONE_SECS,
+            Slot::Done { last_seen, .. } => {
+                now.secs.saturating_sub(last_seen.secs) < TOMBSTONE_SECS && !flood
+            }
             Slot::Active(f) => {
                 if now.as_secs_f64() - f.last_seen.as_secs_f64() > IDLE_TIMEOUT_SECS {
                     idle.push((f.first_packet, *k));

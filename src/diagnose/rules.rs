@@ -133,11 +133,13 @@ fn validity(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                     rfc3339(nb)
                 ));
                 out.push(f);
-            } else if na - t < EXPIRES_SOON_DAYS * 86400 && (na - t) * 10 < (na - nb) * 3 {
+            } else if na.saturating_sub(t) < EXPIRES_SOON_DAYS * 86400
+                && na.saturating_sub(t).saturating_mul(10) < na.saturating_sub(nb).saturating_mul(3)
+            {
                 // Short-lived certificates (the kubelet's, 10 days in tests, a year by
                 // default) are rotated at 70–90 % of their life: warn only when less than
                 // 30 % is left as well.
-                let days = (na - t) / 86400;
+                let days = na.saturating_sub(t) / 86400;
                 let mut f = finding(
                     "expires-soon",
                     Severity::Warning,

@@ -179,6 +179,8 @@ impl Flow {
         }
         if !payload.is_empty() {
             let syn_seen = reasm[d].syn_seen;
+            // Data in a SYN (TCP Fast Open) starts after the SYN's own sequence number.
+            let seq = if syn { seq.wrapping_add(1) } else { seq };
             reasm[d].on_segment(seq, payload, fin, &mut |c| {
                 deliver(tls, started, d, c, syn_seen)
             });
@@ -280,4 +282,29 @@ pub struct FlowTable {
     pub active: usize,
     pub buffered: usize,
     pub last_sweep: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_in_a_syn_keeps_its_first_byte() {
+        let a: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:6443".parse().unwrap();
+        let mut f = Flow::new(a, b, 1, Timestamp::default(), None);
+        // TCP Fast Open: a SYN carrying the start of a handshake record.
+        f.on_segment(
+            0,
+            Timestamp::default(),
+            1000,
+            None,
+            true,
+            false,
+            false,
+            &[22, 3, 1, 0, 4, 1, 0, 0, 0],
+        );
+        assert!(f.tls.facts.handshake_seen[0]);
+        assert!(!f.tls.facts.not_tls[0]);
+    }
 }

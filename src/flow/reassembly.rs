@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 /// Per-direction cap on bytes held out of order. A handshake flight is a few KiB; this
 /// leaves room for large chains and reordering while bounding memory per flow.
 pub const MAX_OOO_BYTES: usize = 256 * 1024;
+/// What one held segment costs beyond its payload (map node, Vec header), counted against
+/// the cap so that a flood of tiny segments cannot hold more than the cap says.
+const OOO_ENTRY_OVERHEAD: usize = 64;
 /// A segment starting further than this past the next expected byte is not reordering but
 /// a different stream position (or garbage); it is not buffered.
 const MAX_AHEAD: u32 = 16 * 1024 * 1024;
@@ -112,11 +115,13 @@ impl Reassembler {
         } else {
             self.stats.out_of_order += 1;
             let at = self.offset + d as u64;
-            if self.ooo_bytes + payload.len() > MAX_OOO_BYTES {
+            let cost = payload.len() + OOO_ENTRY_OVERHEAD;
+            if self.ooo_bytes + cost > MAX_OOO_BYTES {
                 self.stats.dropped_by_cap += 1;
                 // Make room the only honest way: give up on the oldest hole.
                 self.force_gap(out);
-                if self.ooo_bytes + payload.len() > MAX_OOO_BYTES {
+                let cost = payload.len() + OOO_ENTRY_OVERHEAD;
+                if self.ooo_bytes + cost > MAX_OOO_BYTES {
                     return;
                 }
             }
@@ -126,9 +131,9 @@ impl Reassembler {
                 }
                 _ => {
                     if let Some(old) = self.ooo.insert(at, payload.to_vec()) {
-                        self.ooo_bytes -= old.len();
+                        self.ooo_bytes -= old.len() + OOO_ENTRY_OVERHEAD;
                     }
-                    self.ooo_bytes += payload.len();
+                    self.ooo_bytes += cost;
                 }
             }
             if self.peer_acked_past_hole() {
@@ -222,7 +227,7 @@ impl Reassembler {
                 break;
             }
             let seg = entry.remove();
-            self.ooo_bytes -= seg.len();
+            self.ooo_bytes -= seg.len() + OOO_ENTRY_OVERHEAD;
             let skip = (self.offset - at) as usize;
             if skip < seg.len() {
                 self.deliver(&seg[skip..], skip == 0, out);

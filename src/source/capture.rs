@@ -88,7 +88,15 @@ pub fn read_capture<R: BufRead + Send>(
         input: name.to_string(),
         offset: 0,
         packet: 0,
-        detail: format!("bad file header ({e:?})"),
+        detail: format!(
+            "bad file header ({})",
+            match e {
+                PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) =>
+                    format!("{kind:?}"),
+                PcapError::Incomplete(_) | PcapError::UnexpectedEof => "truncated".to_string(),
+                _ => "unrecognised".to_string(),
+            }
+        ),
     })?;
     let mut capacity = INITIAL_BUFFER;
     let mut interfaces: Vec<Interface> = Vec::new();
@@ -163,7 +171,8 @@ pub fn read_capture<R: BufRead + Send>(
                                 on_event(Event::Packet(Packet {
                                     number: stats.packets,
                                     ts: Timestamp {
-                                        secs: (ts / ifc.resolution) as i64 + ifc.offset_secs,
+                                        secs: ((ts / ifc.resolution) as i64)
+                                            .saturating_add(ifc.offset_secs),
                                         nanos: frac_to_nanos(ts % ifc.resolution, ifc.resolution),
                                     },
                                     linktype: ifc.linktype,
@@ -410,12 +419,16 @@ fn refill(
     })
 }
 
+/// The fraction of a second in nanoseconds; a fraction field out of range (a malformed
+/// record) is clamped rather than carried.
 fn frac_to_nanos(frac: u64, resolution: u64) -> u32 {
-    if resolution == 1_000_000_000 {
-        frac as u32
+    let n = if resolution == 1_000_000_000 {
+        frac
     } else if resolution == 1_000_000 {
-        (frac * 1000) as u32
+        frac.saturating_mul(1000)
     } else {
-        ((u128::from(frac) * 1_000_000_000u128) / u128::from(resolution.max(1))) as u32
-    }
+        ((u128::from(frac) * 1_000_000_000u128) / u128::from(resolution.max(1)))
+            .min(u128::from(u64::MAX)) as u64
+    };
+    n.min(999_999_999) as u32
 }

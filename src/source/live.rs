@@ -48,6 +48,9 @@ pub struct LiveStats {
     pub kernel_drops: u64,
 }
 
+/// Ports checked in the kernel filter (each costs four instructions within jump range).
+const MAX_FILTER_PORTS: usize = 48;
+
 /// Snapshot length kept per packet: as tcpdump's default.
 pub const SNAPLEN: usize = 262_144;
 
@@ -88,6 +91,9 @@ impl LiveCapture {
 /// `ports` (or any port). IPv6 packets whose next header is an extension header are let
 /// through for user space to decide.
 pub fn port_filter(ports: &[u16], any_port: bool) -> Vec<(u16, u8, u8, u32)> {
+    // Classic BPF conditional jumps reach at most 255 instructions ahead: with this many
+    // ports the kernel passes all TCP and the pipeline's own port check does the rest.
+    let any_port = any_port || ports.len() > MAX_FILTER_PORTS;
     // Opcodes (linux/filter.h).
     const LDH_ABS: u16 = 0x28;
     const LDB_ABS: u16 = 0x30;

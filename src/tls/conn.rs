@@ -19,6 +19,8 @@ const MAX_ENCRYPTED_RECORDS: usize = 16;
 /// Alerts kept per connection; a peer looping on alerts must not grow memory.
 const MAX_ALERTS: usize = 16;
 const MAX_NOTES: usize = 16;
+/// Gaps listed per connection; more are counted, not listed.
+const MAX_GAPS: usize = 64;
 /// Records followed after a TLS 1.2 handshake completed, when it can be decrypted.
 const TLS12_FOLLOW_RECORDS: u32 = 16;
 
@@ -64,6 +66,9 @@ pub struct TlsFacts {
     pub certificate_request: Option<CertificateRequestFact>,
     pub alerts: Vec<AlertFact>,
     pub gaps: Vec<GapFact>,
+    /// Gaps beyond [`MAX_GAPS`]: how many, and how many bytes they lost.
+    pub gaps_not_listed: u64,
+    pub missing_not_listed: u64,
     /// Per direction: lengths of the encrypted records seen (TLS 1.3 handshakes and what
     /// follows them), for later inference about their contents.
     pub encrypted_records: [Vec<u16>; 2],
@@ -199,11 +204,16 @@ impl TlsConnection {
     }
 
     pub fn on_gap(&mut self, d: usize, offset: u64, len: u64) {
-        self.facts.gaps.push(GapFact {
-            dir: d,
-            offset,
-            len,
-        });
+        if self.facts.gaps.len() < MAX_GAPS {
+            self.facts.gaps.push(GapFact {
+                dir: d,
+                offset,
+                len,
+            });
+        } else {
+            self.facts.gaps_not_listed += 1;
+            self.facts.missing_not_listed += len;
+        }
         let Self {
             framing,
             dirs,
@@ -285,7 +295,9 @@ fn on_record(
                 // A plaintext alert is exactly level + description. Anything else is an
                 // encrypted one (AEAD adds at least 16 bytes), whether or not the
                 // ChangeCipherSpec before it was captured.
-                let plain = payload.len() == 2 && matches!(payload[0], 1 | 2) && !facts.ccs[d] && !facts.tls13();
+                // In TLS 1.3 an alert record is always plaintext (encrypted ones travel as
+                // application data); in TLS 1.2 only before ChangeCipherSpec.
+                let plain = payload.len() == 2 && matches!(payload[0], 1 | 2) && (facts.tls13() || !facts.ccs[d]);
                 if !plain && tls12_record(facts, dir, d, content_type, version, payload) {
                     return;
                 }
@@ -335,8 +347,33 @@ fn on_record(
             } else {
                 joiner.on_lost(&mut |hev| on_handshake(facts, d, hev));
             }
+            // One protected record is lost: count it, so the next ones still open with
+            // the right sequence number.
+            if content_type == record::CT_APPLICATION_DATA && facts.tls13() {
+                if let Protection::Handshake(k) | Protection::Application(k) = &mut dir.protection {
+                    k.skip();
+                }
+            } else if facts.ccs[d] {
+                if let Some(k) = dir.tls12.as_mut() {
+                    k.skip();
+                }
+            }
         }
-        RecordEvent::Lost => joiner.on_lost(&mut |hev| on_handshake(facts, d, hev)),
+        RecordEvent::Lost => {
+            joiner.on_lost(&mut |hev| on_handshake(facts, d, hev));
+            // An unknown number of records is gone: the sequence number is unknown too.
+            if matches!(
+                dir.protection,
+                Protection::Handshake(_) | Protection::Application(_)
+            ) || dir.tls12.is_some()
+            {
+                facts.note(format!(
+                    "decryption stopped in direction {d}: bytes are missing and the record count is unknown"
+                ));
+                dir.protection = Protection::Stopped;
+                dir.tls12 = None;
+            }
+        }
     }
 }
 
@@ -399,12 +436,13 @@ pub(crate) fn on_message(
                 let truncated = partial_of.map(|declared| (declared, body.len()));
                 facts.certificates[d] = Some(CertificateFact {
                     ders: list.certificates.iter().map(|c| c.to_vec()).collect(),
-                    truncated: if list.truncated || truncated.is_some() {
-                        Some(truncated.unwrap_or((body.len(), body.len())))
-                    } else {
-                        None
-                    },
+                    // Only bytes missing from the capture make a message "truncated"; a
+                    // whole message whose list runs short is malformed, and said so.
+                    truncated,
                 });
+                if list.truncated && partial_of.is_none() {
+                    facts.note("malformed Certificate message: its certificate list is shorter than it declares".into());
+                }
             }
             Err(e) => facts.note(e.to_string()),
         },

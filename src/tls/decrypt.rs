@@ -106,6 +106,11 @@ impl RecordKeys {
         RecordKeys { key, iv, seq: 0 }
     }
 
+    /// Count a record that could not be opened (lost in a capture gap).
+    pub fn skip(&mut self) {
+        self.seq += 1;
+    }
+
     /// Open one TLSCiphertext (header: its 5 bytes, the AAD). Returns the inner content type
     /// and the plaintext with padding removed; the sequence number advances either way,
     /// as the peer's did.

@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
-/// The secrets of one connection (one client random).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The secrets of one connection (one client random). Never printed: the Debug impls
+/// below say only which secrets are present.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secrets {
     pub client_handshake: Option<Vec<u8>>,
     pub server_handshake: Option<Vec<u8>>,
@@ -14,11 +15,32 @@ pub struct Secrets {
     pub master: Option<Vec<u8>>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct KeyLog {
     map: HashMap<[u8; 32], Secrets>,
     /// Lines that were neither comments, blank, nor a known label with hex fields.
     pub bad_lines: usize,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets")
+            .field("client_handshake", &self.client_handshake.is_some())
+            .field("server_handshake", &self.server_handshake.is_some())
+            .field("client_traffic_0", &self.client_traffic_0.is_some())
+            .field("server_traffic_0", &self.server_traffic_0.is_some())
+            .field("master", &self.master.is_some())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for KeyLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyLog")
+            .field("connections", &self.map.len())
+            .field("bad_lines", &self.bad_lines)
+            .finish()
+    }
 }
 
 impl KeyLog {

@@ -82,6 +82,16 @@ pub struct MessageError {
     pub detail: String,
 }
 
+/// A nom error without the input slice it carries (which can be a whole message).
+fn nom_error(e: &tls_parser::nom::Err<tls_parser::nom::error::Error<&[u8]>>) -> String {
+    match e {
+        tls_parser::nom::Err::Incomplete(_) => "truncated".to_string(),
+        tls_parser::nom::Err::Error(e) | tls_parser::nom::Err::Failure(e) => {
+            format!("{:?} at {} bytes from the end", e.code, e.input.len())
+        }
+    }
+}
+
 fn err(message: &'static str, detail: impl Into<String>) -> MessageError {
     MessageError {
         message,
@@ -91,7 +101,7 @@ fn err(message: &'static str, detail: impl Into<String>) -> MessageError {
 
 pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, MessageError> {
     let (_, ch) = tls_parser::parse_tls_handshake_client_hello(body)
-        .map_err(|e| err("ClientHello", format!("{e:?}")))?;
+        .map_err(|e| err("ClientHello", nom_error(&e)))?;
     let mut random = [0u8; 32];
     if ch.random.len() == 32 {
         random.copy_from_slice(ch.random);
@@ -108,7 +118,7 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, MessageError> {
     };
     if let Some(ext) = ch.ext {
         let (_, exts) = tls_parser::parse_tls_client_hello_extensions(ext)
-            .map_err(|e| err("ClientHello extensions", format!("{e:?}")))?;
+            .map_err(|e| err("ClientHello extensions", nom_error(&e)))?;
         for e in exts {
             match e {
                 TlsExtension::SNI(names) => {
@@ -142,7 +152,7 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, MessageError> {
 
 pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, MessageError> {
     let (_, sh) = tls_parser::parse_tls_handshake_server_hello(body)
-        .map_err(|e| err("ServerHello", format!("{e:?}")))?;
+        .map_err(|e| err("ServerHello", nom_error(&e)))?;
     let mut random = [0u8; 32];
     if sh.random.len() == 32 {
         random.copy_from_slice(sh.random);
@@ -265,7 +275,7 @@ pub fn parse_certificate_request(
 ) -> Result<CertificateRequest<'_>, MessageError> {
     if !tls13 {
         let (_, cr) = tls_parser::parse_tls_handshake_certificaterequest(body)
-            .map_err(|e| err("CertificateRequest", format!("{e:?}")))?;
+            .map_err(|e| err("CertificateRequest", nom_error(&e)))?;
         return Ok(CertificateRequest {
             certificate_types: cr.cert_types,
             signature_algorithms: cr.sig_hash_algs.unwrap_or_default(),

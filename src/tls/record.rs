@@ -157,7 +157,8 @@ impl RecordReader {
     /// `len` bytes of the stream were not captured.
     pub fn on_gap(&mut self, len: u64, out: &mut impl FnMut(RecordEvent<'_>)) {
         if self.skip > 0 {
-            if len < self.skip as u64 {
+            if len <= self.skip as u64 {
+                // Still inside (or exactly at the end of) the damaged record: framing holds.
                 self.skip -= len as usize;
                 return;
             }
@@ -254,6 +255,24 @@ mod tests {
         assert_eq!(v.len(), 2, "{v:?}");
         assert!(v[0].starts_with("Damaged { content_type: 22, len: 6, prefix: [1, 2]"));
         assert!(v[1].contains("content_type: 21"));
+    }
+
+    #[test]
+    fn gap_ending_exactly_at_a_damaged_records_end_keeps_framing() {
+        let mut r = RecordReader::new(true);
+        let mut v = vec![];
+        // A 6-byte record: 2 bytes seen, a 2-byte gap, then 2 more bytes and a new gap of
+        // exactly the remaining 2: the next byte is a record start.
+        r.on_data(&[22, 3, 3, 0, 6, 1, 2], true, &mut |e| {
+            v.push(format!("{e:?}"))
+        });
+        r.on_gap(2, &mut |e| v.push(format!("{e:?}")));
+        r.on_gap(2, &mut |e| v.push(format!("{e:?}")));
+        r.on_data(&[21, 3, 3, 0, 2, 2, 42], false, &mut |e| {
+            v.push(format!("{e:?}"))
+        });
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert!(v[1].contains("content_type: 21"), "{v:?}");
     }
 
     #[test]

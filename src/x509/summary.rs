@@ -286,6 +286,8 @@ struct CacheEntry {
 }
 
 const CACHE_CAP: usize = 4096;
+/// Largest DER kept in the cache (bounds it to 64 MiB).
+const MAX_CACHED_DER: usize = 16 * 1024;
 
 impl CertCache {
     fn entry(&mut self, der: &[u8]) -> &mut CacheEntry {
@@ -319,11 +321,18 @@ impl CertCache {
     }
 
     pub fn get(&mut self, der: &[u8]) -> Arc<CertSummary> {
+        // Certificates are a few KiB; an outsize blob is summarized but not kept.
+        if der.len() > MAX_CACHED_DER {
+            return Arc::new(summarize(der));
+        }
         self.entry(der).summary.clone()
     }
 
     /// The correlation keys of a DER (None when it is not a certificate), cached.
     pub fn keys(&mut self, der: &[u8]) -> Option<super::CertKeys> {
+        if der.len() > MAX_CACHED_DER {
+            return super::cert_keys(der);
+        }
         let e = self.entry(der);
         e.keys.get_or_insert_with(|| super::cert_keys(der)).clone()
     }
