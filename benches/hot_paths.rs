@@ -1,0 +1,103 @@
+//! Micro-benchmarks of the hot paths, over bytes from the committed real captures:
+//! `cargo bench --bench hot_paths`.
+
+use certwire::flow::Reassembler;
+use certwire::source::{read_capture, CaptureStats, Event};
+use certwire::tls::record::RecordReader;
+use certwire::wire::{decode, linktype};
+use divan::{black_box, Bencher};
+
+fn main() {
+    divan::main();
+}
+
+fn frames(name: &str) -> Vec<Vec<u8>> {
+    let bytes = std::fs::read(format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let mut out = Vec::new();
+    read_capture(name, &bytes[..], &mut CaptureStats::default(), |ev| {
+        if let Event::Packet(p) = ev {
+            out.push(p.data.to_vec());
+        }
+    })
+    .unwrap();
+    out
+}
+
+/// Link/IP/TCP decoding of every frame of a real Ethernet capture.
+#[divan::bench]
+fn decode_frames(b: Bencher) {
+    let frames = frames("kubelet-rotated-tls12.pcap");
+    b.counter(divan::counter::ItemsCount::new(frames.len()))
+        .bench(|| {
+            let mut n = 0usize;
+            for f in &frames {
+                if let Ok(s) = decode(linktype::ETHERNET, black_box(f)) {
+                    n += s.payload.len();
+                }
+            }
+            n
+        });
+}
+
+/// The server's stream of the first connection: (seq, payload) in capture order.
+fn server_segments() -> Vec<(u32, Vec<u8>)> {
+    let segs: Vec<(u16, u16, u32, Vec<u8>)> = frames("kubelet-rotated-tls12.pcap")
+        .iter()
+        .filter_map(|f| {
+            decode(linktype::ETHERNET, f)
+                .ok()
+                .map(|s| (s.src_port, s.dst_port, s.seq, s.payload.to_vec()))
+        })
+        .collect();
+    let client_port = segs.iter().find(|s| s.1 == 6443).map(|s| s.0).unwrap();
+    segs.into_iter()
+        .filter(|(sp, dp, _, p)| *sp == 6443 && *dp == client_port && !p.is_empty())
+        .map(|(_, _, seq, p)| (seq, p))
+        .collect()
+}
+
+/// TCP reassembly of a server flight, delivered in order.
+#[divan::bench]
+fn reassemble_in_order(b: Bencher) {
+    let segs = server_segments();
+    b.bench(|| {
+        let mut r = Reassembler::default();
+        let mut n = 0usize;
+        for (seq, p) in &segs {
+            r.on_segment(*seq, p, false, &mut |c| {
+                if let certwire::flow::Chunk::Data { bytes, .. } = c {
+                    n += bytes.len();
+                }
+            });
+        }
+        n
+    });
+}
+
+/// TLS record framing of the same stream.
+#[divan::bench]
+fn scan_records(b: Bencher) {
+    let stream: Vec<u8> = server_segments().into_iter().flat_map(|(_, p)| p).collect();
+    b.counter(divan::counter::BytesCount::new(stream.len()))
+        .bench(|| {
+            let mut r = RecordReader::new(true);
+            let mut n = 0usize;
+            for chunk in stream.chunks(1448) {
+                r.on_data(black_box(chunk), true, &mut |_| n += 1);
+            }
+            n
+        });
+}
+
+/// A certificate summary from its DER (done once per distinct certificate).
+#[divan::bench]
+fn summarize_certificate(b: Bencher) {
+    let pem = std::fs::read_to_string(format!(
+        "{}/captures/node/etc/kubernetes/pki/apiserver.crt",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = data_encoding::BASE64.decode(b64.as_bytes()).unwrap();
+    b.bench(|| certwire::x509::summarize(black_box(&der)));
+}
