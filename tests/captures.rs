@@ -625,6 +625,12 @@ fn garbage_input_is_a_clear_error_and_exit_status_3() {
         err.contains("corrupt.pcap") && err.contains("byte"),
         "{err}"
     );
+    // The same bytes through stdin.
+    let out = certwire_stdin(&["analyze", "-", "-f", "json"], &bytes);
+    assert_eq!(out.status.code(), Some(3));
+    let v = json_of(&out, "corrupt stdin");
+    assert!(!v["connections"].as_array().unwrap().is_empty());
+    assert!(v["inputs"][0]["error"].as_str().unwrap().contains("byte"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -99,110 +99,12 @@ pub fn read_capture<R: BufRead + Send>(
         ),
     })?;
     let mut capacity = INITIAL_BUFFER;
-    let mut interfaces: Vec<Interface> = Vec::new();
-    let mut legacy: Option<Interface> = None;
-    let mut snaplen = 0u32;
+    let mut dec = Decoder::default();
     loop {
         let next = rdr.next();
         match next {
             Ok((size, block)) => {
-                match block {
-                    PcapBlockOwned::LegacyHeader(h) => {
-                        stats.format = Some(CaptureFormat::Pcap);
-                        stats.nanosecond = h.is_nanosecond_precision();
-                        stats.big_endian =
-                            h.magic_number == 0xd4c3_b2a1 || h.magic_number == 0x4d3c_b2a1;
-                        let linktype = h.network.0 as u16;
-                        stats.link_types.push(linktype);
-                        snaplen = h.snaplen;
-                        legacy = Some(Interface {
-                            linktype,
-                            resolution: if stats.nanosecond {
-                                1_000_000_000
-                            } else {
-                                1_000_000
-                            },
-                            offset_secs: 0,
-                        });
-                    }
-                    PcapBlockOwned::Legacy(b) => {
-                        if let Some(ifc) = legacy {
-                            stats.packets += 1;
-                            let caplen = (b.caplen as usize).min(b.data.len());
-                            on_event(Event::Packet(Packet {
-                                number: stats.packets,
-                                ts: Timestamp {
-                                    secs: i64::from(b.ts_sec),
-                                    nanos: frac_to_nanos(u64::from(b.ts_usec), ifc.resolution),
-                                },
-                                linktype: ifc.linktype,
-                                data: &b.data[..caplen],
-                                orig_len: b.origlen,
-                            }));
-                        }
-                    }
-                    PcapBlockOwned::NG(block) => match block {
-                        Block::SectionHeader(shb) => {
-                            stats.format = Some(CaptureFormat::Pcapng);
-                            stats.big_endian = shb.big_endian();
-                            // Interface ids are per section.
-                            interfaces.clear();
-                        }
-                        Block::InterfaceDescription(idb) => {
-                            let linktype = idb.linktype.0 as u16;
-                            if !stats.link_types.contains(&linktype) {
-                                stats.link_types.push(linktype);
-                            }
-                            let resolution = idb.ts_resolution().unwrap_or(1_000_000);
-                            if resolution >= 1_000_000_000 {
-                                stats.nanosecond = true;
-                            }
-                            interfaces.push(Interface {
-                                linktype,
-                                resolution,
-                                offset_secs: idb.ts_offset(),
-                            });
-                        }
-                        Block::EnhancedPacket(epb) => {
-                            stats.packets += 1;
-                            if let Some(ifc) = interfaces.get(epb.if_id as usize) {
-                                let ts = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                                let caplen = (epb.caplen as usize).min(epb.data.len());
-                                on_event(Event::Packet(Packet {
-                                    number: stats.packets,
-                                    ts: Timestamp {
-                                        secs: ((ts / ifc.resolution) as i64)
-                                            .saturating_add(ifc.offset_secs),
-                                        nanos: frac_to_nanos(ts % ifc.resolution, ifc.resolution),
-                                    },
-                                    linktype: ifc.linktype,
-                                    data: &epb.data[..caplen],
-                                    orig_len: epb.origlen,
-                                }));
-                            }
-                        }
-                        Block::SimplePacket(spb) => {
-                            stats.packets += 1;
-                            if let Some(ifc) = interfaces.first() {
-                                let caplen = (spb.origlen as usize).min(spb.data.len());
-                                on_event(Event::Packet(Packet {
-                                    number: stats.packets,
-                                    ts: Timestamp::default(),
-                                    linktype: ifc.linktype,
-                                    data: &spb.data[..caplen],
-                                    orig_len: spb.origlen,
-                                }));
-                            }
-                        }
-                        Block::DecryptionSecrets(dsb)
-                            if dsb.secrets_type == pcap_parser::pcapng::SecretsType::TlsKeyLog =>
-                        {
-                            let len = (dsb.secrets_len as usize).min(dsb.data.len());
-                            on_event(Event::TlsKeyLog(&dsb.data[..len]));
-                        }
-                        _ => {}
-                    },
-                }
+                dec.block(block, stats, &mut on_event);
                 // No shift here: refill() moves the (small) unparsed tail when it needs room,
                 // instead of moving half the buffer every time half of it is consumed.
                 rdr.consume_noshift(size);
@@ -213,14 +115,14 @@ pub fn read_capture<R: BufRead + Send>(
                 refill(&mut *rdr, name, stats)?;
             }
             Err(PcapError::UnexpectedEof) => {
-                if let Some(detail) = implausible_record(rdr.data(), stats, snaplen) {
+                if let Some(detail) = implausible_record(rdr.data(), stats, dec.snaplen) {
                     return Err(malformed(name, &*rdr, stats, detail));
                 }
                 stats.truncated_at = Some(rdr.consumed() as u64);
                 break;
             }
             Err(PcapError::BufferTooSmall) => {
-                if let Some(detail) = implausible_record(rdr.data(), stats, snaplen) {
+                if let Some(detail) = implausible_record(rdr.data(), stats, dec.snaplen) {
                     return Err(malformed(name, &*rdr, stats, detail));
                 }
                 if capacity >= MAX_RECORD {
@@ -362,6 +264,121 @@ impl<R: BufRead> std::io::Read for HeadThen<R> {
             return self.head.read(buf);
         }
         self.inner.read(buf)
+    }
+}
+
+/// Turns pcap-parser's blocks into events: per-interface link types and timestamp
+/// resolution, packet numbering.
+#[derive(Default)]
+struct Decoder {
+    interfaces: Vec<Interface>,
+    legacy: Option<Interface>,
+    snaplen: u32,
+}
+
+impl Decoder {
+    fn block<'a>(
+        &mut self,
+        block: PcapBlockOwned<'a>,
+        stats: &mut CaptureStats,
+        on_event: &mut impl FnMut(Event<'a>),
+    ) {
+        match block {
+            PcapBlockOwned::LegacyHeader(h) => {
+                stats.format = Some(CaptureFormat::Pcap);
+                stats.nanosecond = h.is_nanosecond_precision();
+                stats.big_endian = h.magic_number == 0xd4c3_b2a1 || h.magic_number == 0x4d3c_b2a1;
+                let linktype = h.network.0 as u16;
+                stats.link_types.push(linktype);
+                self.snaplen = h.snaplen;
+                self.legacy = Some(Interface {
+                    linktype,
+                    resolution: if stats.nanosecond {
+                        1_000_000_000
+                    } else {
+                        1_000_000
+                    },
+                    offset_secs: 0,
+                });
+            }
+            PcapBlockOwned::Legacy(b) => {
+                if let Some(ifc) = self.legacy {
+                    stats.packets += 1;
+                    let caplen = (b.caplen as usize).min(b.data.len());
+                    on_event(Event::Packet(Packet {
+                        number: stats.packets,
+                        ts: Timestamp {
+                            secs: i64::from(b.ts_sec),
+                            nanos: frac_to_nanos(u64::from(b.ts_usec), ifc.resolution),
+                        },
+                        linktype: ifc.linktype,
+                        data: &b.data[..caplen],
+                        orig_len: b.origlen,
+                    }));
+                }
+            }
+            PcapBlockOwned::NG(block) => match block {
+                Block::SectionHeader(shb) => {
+                    stats.format = Some(CaptureFormat::Pcapng);
+                    stats.big_endian = shb.big_endian();
+                    // Interface ids are per section.
+                    self.interfaces.clear();
+                }
+                Block::InterfaceDescription(idb) => {
+                    let linktype = idb.linktype.0 as u16;
+                    if !stats.link_types.contains(&linktype) {
+                        stats.link_types.push(linktype);
+                    }
+                    let resolution = idb.ts_resolution().unwrap_or(1_000_000);
+                    if resolution >= 1_000_000_000 {
+                        stats.nanosecond = true;
+                    }
+                    self.interfaces.push(Interface {
+                        linktype,
+                        resolution,
+                        offset_secs: idb.ts_offset(),
+                    });
+                }
+                Block::EnhancedPacket(epb) => {
+                    stats.packets += 1;
+                    if let Some(ifc) = self.interfaces.get(epb.if_id as usize) {
+                        let ts = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                        let caplen = (epb.caplen as usize).min(epb.data.len());
+                        on_event(Event::Packet(Packet {
+                            number: stats.packets,
+                            ts: Timestamp {
+                                secs: ((ts / ifc.resolution) as i64)
+                                    .saturating_add(ifc.offset_secs),
+                                nanos: frac_to_nanos(ts % ifc.resolution, ifc.resolution),
+                            },
+                            linktype: ifc.linktype,
+                            data: &epb.data[..caplen],
+                            orig_len: epb.origlen,
+                        }));
+                    }
+                }
+                Block::SimplePacket(spb) => {
+                    stats.packets += 1;
+                    if let Some(ifc) = self.interfaces.first() {
+                        let caplen = (spb.origlen as usize).min(spb.data.len());
+                        on_event(Event::Packet(Packet {
+                            number: stats.packets,
+                            ts: Timestamp::default(),
+                            linktype: ifc.linktype,
+                            data: &spb.data[..caplen],
+                            orig_len: spb.origlen,
+                        }));
+                    }
+                }
+                Block::DecryptionSecrets(dsb)
+                    if dsb.secrets_type == pcap_parser::pcapng::SecretsType::TlsKeyLog =>
+                {
+                    let len = (dsb.secrets_len as usize).min(dsb.data.len());
+                    on_event(Event::TlsKeyLog(&dsb.data[..len]));
+                }
+                _ => {}
+            },
+        }
     }
 }
 
