@@ -364,17 +364,7 @@ impl Analyzer {
             flow.keep_packet(p.ts, p.data);
         }
         let d = flow.dir_of(src);
-        let ack = seg.flags.ack.then_some(seg.ack);
-        flow.on_segment(
-            d,
-            p.ts,
-            seg.seq,
-            ack,
-            seg.flags.syn,
-            seg.flags.fin,
-            seg.flags.rst,
-            seg.payload,
-        );
+        flow.on_segment(d, p.ts, &seg);
         let after = flow.buffered_bytes();
         run.table.buffered = (run.table.buffered + after).saturating_sub(before);
         if flow.is_done() {

@@ -13,6 +13,7 @@ use rustc_hash::FxHashMap;
 
 use crate::source::Timestamp;
 use crate::tls::conn::TlsConnection;
+use crate::wire::TcpSegment;
 pub use reassembly::{Chunk, DirStats, Reassembler};
 
 /// Active flows followed at once. Beyond this, new flows are counted and not followed, so a
@@ -147,18 +148,10 @@ impl Flow {
     }
 
     /// Feed one segment of direction `d`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn on_segment(
-        &mut self,
-        d: usize,
-        ts: Timestamp,
-        seq: u32,
-        ack: Option<u32>,
-        syn: bool,
-        fin: bool,
-        rst: bool,
-        payload: &[u8],
-    ) {
+    pub fn on_segment(&mut self, d: usize, ts: Timestamp, seg: &TcpSegment<'_>) {
+        let (seq, payload, flags) = (seg.seq, seg.payload, seg.flags);
+        let ack = flags.ack.then_some(seg.ack);
+        let (syn, fin, rst) = (flags.syn, flags.fin, flags.rst);
         self.last_seen = ts;
         if syn {
             self.reasm[d].on_syn(seq);
@@ -184,6 +177,10 @@ impl Flow {
             reasm[d].on_segment(seq, payload, fin, &mut |c| {
                 deliver(tls, started, d, c, syn_seen)
             });
+            // A frame cut by the snaplen: the rest of its payload is a gap right away.
+            let missing = seg.payload_len.saturating_sub(payload.len() as u32);
+            let end = seq.wrapping_add(payload.len() as u32);
+            reasm[d].on_snaplen_cut(end, missing, &mut |c| deliver(tls, started, d, c, syn_seen));
             if !reasm[0].syn_seen && !reasm[1].syn_seen {
                 self.midstream_segments += 1;
             }
@@ -294,16 +291,22 @@ mod tests {
         let b: SocketAddr = "127.0.0.1:6443".parse().unwrap();
         let mut f = Flow::new(a, b, 1, Timestamp::default(), None);
         // TCP Fast Open: a SYN carrying the start of a handshake record.
-        f.on_segment(
-            0,
-            Timestamp::default(),
-            1000,
-            None,
-            true,
-            false,
-            false,
-            &[22, 3, 1, 0, 4, 1, 0, 0, 0],
-        );
+        let payload = [22, 3, 1, 0, 4, 1, 0, 0, 0];
+        let seg = TcpSegment {
+            src: a.ip(),
+            dst: b.ip(),
+            src_port: a.port(),
+            dst_port: b.port(),
+            seq: 1000,
+            ack: 0,
+            flags: crate::wire::TcpFlags {
+                syn: true,
+                ..Default::default()
+            },
+            payload: &payload,
+            payload_len: payload.len() as u32,
+        };
+        f.on_segment(0, Timestamp::default(), &seg);
         assert!(f.tls.facts.handshake_seen[0]);
         assert!(!f.tls.facts.not_tls[0]);
     }

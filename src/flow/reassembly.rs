@@ -70,8 +70,19 @@ impl Reassembler {
         self.offset
     }
 
-    pub fn started(&self) -> bool {
-        self.next.is_some()
+    /// The frame of the segment just delivered was cut by the snaplen: `missing` bytes
+    /// after `end` were sent but not captured. When they were next in line they are a gap
+    /// at once (waiting for the peer's ACK would only delay the same conclusion).
+    pub fn on_snaplen_cut(&mut self, end: u32, missing: u32, out: &mut impl FnMut(Chunk<'_>)) {
+        if missing == 0 || self.next != Some(end) {
+            return;
+        }
+        out(Chunk::Gap {
+            offset: self.offset,
+            len: u64::from(missing),
+        });
+        self.advance(u64::from(missing));
+        self.drain(out);
     }
 
     /// A SYN fixes the stream's origin at ISN + 1.
@@ -313,6 +324,20 @@ mod tests {
         r.on_peer_ack(11, &mut |c| log.push(show(c)));
         r.finish(&mut |c| log.push(show(c)));
         assert_eq!(log, ["aa", "<gap 2+8>"]);
+    }
+
+    #[test]
+    fn snaplen_cut_is_a_gap_at_once() {
+        let mut r = Reassembler::default();
+        let mut log = vec![];
+        r.on_syn(0);
+        run(&mut r, 1, b"ab", &mut log); // a 6-byte segment of which 2 were captured
+        r.on_snaplen_cut(3, 4, &mut |c| log.push(show(c)));
+        run(&mut r, 7, b"gh", &mut log);
+        assert_eq!(log, ["ab", "<gap 2+4>", "gh"]);
+        // Not next in line (a retransmission of old bytes): nothing.
+        r.on_snaplen_cut(3, 4, &mut |c| log.push(show(c)));
+        assert_eq!(log.len(), 3);
     }
 
     #[test]

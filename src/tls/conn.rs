@@ -182,11 +182,6 @@ impl TlsConnection {
         self.framing[d] = RecordReader::new(false);
     }
 
-    /// Whether framing in direction `d` is currently lost (waiting for a plausible record).
-    pub fn is_lost(&self, d: usize) -> bool {
-        self.framing[d].is_lost()
-    }
-
     pub fn on_data(&mut self, d: usize, bytes: &[u8], segment_start: bool) {
         let Self {
             framing,

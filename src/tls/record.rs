@@ -62,10 +62,6 @@ impl RecordReader {
         self.buf.capacity()
     }
 
-    pub fn is_lost(&self) -> bool {
-        self.resync
-    }
-
     /// Release the buffer (the flow is done with TLS framing).
     pub fn release(&mut self) {
         self.buf = Vec::new();

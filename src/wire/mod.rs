@@ -35,13 +35,6 @@ pub mod linktype {
             other => format!("LINKTYPE_{other}"),
         }
     }
-
-    pub fn is_supported(lt: u16) -> bool {
-        matches!(
-            lt,
-            NULL | ETHERNET | RAW_OPENBSD | RAW | LOOP | LINUX_SLL | IPV4 | IPV6 | LINUX_SLL2
-        )
-    }
 }
 
 /// The TCP facts of one frame.
