@@ -287,11 +287,10 @@ fn on_record(
                 if facts.alerts.len() >= MAX_ALERTS {
                     return;
                 }
-                // A plaintext alert is exactly level + description. Anything else is an
-                // encrypted one (AEAD adds at least 16 bytes), whether or not the
-                // ChangeCipherSpec before it was captured.
-                // In TLS 1.3 an alert record is always plaintext (encrypted ones travel as
-                // application data); in TLS 1.2 only before ChangeCipherSpec.
+                // A plaintext alert is exactly level + description; anything longer is an
+                // encrypted one (AEAD adds at least 16 bytes), even when the ChangeCipherSpec
+                // before it was not captured. TLS 1.3 encrypts alerts as application data,
+                // so there an alert record is always plaintext.
                 let plain = payload.len() == 2 && matches!(payload[0], 1 | 2) && (facts.tls13() || !facts.ccs[d]);
                 if !plain && tls12_record(facts, dir, d, content_type, version, payload) {
                     return;
