@@ -247,6 +247,13 @@ fn live_capture_on_loopback() {
     a.sort();
     b.sort();
     assert_eq!(a, b);
+    // Loopback shows each packet going out and coming in; only one copy is kept.
+    for c in again["connections"].as_array().unwrap() {
+        assert_eq!(
+            c["tcp"]["retransmitted_segments"], 0,
+            "duplicates in the written file: {c}"
+        );
+    }
 
     // --duration stops it, with the summary (and the kernel's counters).
     let (mut live, lines) = start_live(&["--format", "json", "--duration", "1s"]);

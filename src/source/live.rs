@@ -205,6 +205,8 @@ mod linux {
     const PACKET_ADD_MEMBERSHIP: libc::c_int = 1;
     const PACKET_STATISTICS: libc::c_int = 6;
     const PACKET_MR_PROMISC: libc::c_ushort = 1;
+    const PACKET_OUTGOING: u8 = 4;
+    const ARPHRD_LOOPBACK: u16 = 772;
 
     #[repr(C)]
     struct PacketMreq {
@@ -403,13 +405,18 @@ mod linux {
             }
             // Drain what is queued, bounded so that a flood cannot starve the stop check.
             for _ in 0..4096 {
-                // SAFETY: buf is valid for its length; MSG_TRUNC returns the real length.
+                // SAFETY: buf is valid for its length; MSG_TRUNC returns the real length;
+                // from is a sockaddr_ll with its length.
+                let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+                let mut from_len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
                 let n = unsafe {
-                    libc::recv(
+                    libc::recvfrom(
                         self.fd.as_raw_fd(),
                         self.buf.as_mut_ptr() as *mut libc::c_void,
                         self.buf.len(),
                         libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+                        &mut from as *mut _ as *mut libc::sockaddr,
+                        &mut from_len,
                     )
                 };
                 if n < 0 {
@@ -423,6 +430,11 @@ mod linux {
                             })
                         }
                     }
+                }
+                // On loopback every packet is seen twice, going out and coming in; keep one
+                // (as libpcap does).
+                if from.sll_pkttype == PACKET_OUTGOING && from.sll_hatype == ARPHRD_LOOPBACK {
+                    continue;
                 }
                 let orig = n as usize;
                 let caplen = orig.min(self.buf.len());
