@@ -274,15 +274,8 @@ fn keep_fatal_alerts(report: &mut Value) {
 fn decrypted_captures_match_tshark_with_the_same_keys() {
     let mut problems = Vec::new();
     let mut checked = 0;
-    for entry in std::fs::read_dir(root().join("expected")).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().to_string();
-        let Some(capture) = name.strip_suffix(".decrypted.json") else {
-            continue;
-        };
-        let exp: Value = serde_json::from_str(
-            &std::fs::read_to_string(root().join("expected").join(&name)).unwrap(),
-        )
-        .unwrap();
+    for (capture, exp) in expected_with_suffix(".decrypted.json") {
+        let capture = capture.as_str();
         let keys = format!("keylogs/{capture}.keys");
         let got = json_of(
             &certwire(&["analyze", capture, "--keylog", &keys, "-f", "json"]),
@@ -697,15 +690,8 @@ fn length_inference_agrees_with_decryption() {
             .collect()
     };
     let mut checked = 0;
-    for entry in std::fs::read_dir(root().join("expected")).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().to_string();
-        let Some(capture) = name.strip_suffix(".decrypted.json") else {
-            continue;
-        };
-        let exp: Value = serde_json::from_str(
-            &std::fs::read_to_string(root().join("expected").join(&name)).unwrap(),
-        )
-        .unwrap();
+    for (capture, exp) in expected_with_suffix(".decrypted.json") {
+        let capture = capture.as_str();
         let got = analyze(&[
             capture,
             "--certs",
@@ -855,15 +841,8 @@ fn inferred_message_lengths_are_tsharks_decrypted_ones() {
         out
     };
     let mut checked = 0;
-    for entry in std::fs::read_dir(root().join("expected")).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().to_string();
-        let Some(capture) = name.strip_suffix(".records.json") else {
-            continue;
-        };
-        let recs: Value = serde_json::from_str(
-            &std::fs::read_to_string(root().join("expected").join(&name)).unwrap(),
-        )
-        .unwrap();
+    for (capture, recs) in expected_with_suffix(".records.json") {
+        let capture = capture.as_str();
         let got = analyze(&[capture, "--no-default-certs"]);
         for rc in recs["connections"].as_array().unwrap() {
             let Some(c) = got["connections"]

@@ -204,58 +204,19 @@ fn what_cannot_be_judged_is_said() {
 
 #[test]
 fn fail_on_sets_the_exit_status() {
-    assert_eq!(
-        certwire(&[
-            "analyze",
-            "broken-certs.pcap",
-            "--root",
-            "node",
-            "--fail-on",
-            "error"
-        ])
-        .status
-        .code(),
-        Some(4)
-    );
-    assert_eq!(
-        certwire(&[
-            "analyze",
-            "kubelet-rotated-tls12.pcap",
-            "--root",
-            "node",
-            "--fail-on",
-            "error"
-        ])
-        .status
-        .code(),
-        Some(0)
-    );
-    assert_eq!(
-        certwire(&[
-            "analyze",
-            "kubeconfig-go-sll2.pcap",
-            "--root",
-            "node",
-            "--fail-on",
-            "error"
-        ])
-        .status
-        .code(),
-        Some(0)
-    );
-    assert_eq!(
-        certwire(&[
-            "analyze",
-            "kubeconfig-go-sll2.pcap",
-            "--root",
-            "node",
-            "--fail-on",
-            "warning"
-        ])
-        .status
-        .code(),
-        Some(4)
-    );
+    for (capture, severity, status) in [
+        ("broken-certs.pcap", "error", 4),
+        ("kubelet-rotated-tls12.pcap", "error", 0),
+        ("kubeconfig-go-sll2.pcap", "error", 0),
+        ("kubeconfig-go-sll2.pcap", "warning", 4),
+    ] {
+        let out = certwire(&["analyze", capture, "--root", "node", "--fail-on", severity]);
+        assert_eq!(
+            out.status.code(),
+            Some(status),
+            "{capture} --fail-on {severity}"
+        );
+    }
 }
 
 #[test]

@@ -71,3 +71,21 @@ pub fn s(v: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+/// Every expected/<capture><suffix> file, as (capture name, parsed JSON), sorted.
+pub fn expected_with_suffix(suffix: &str) -> Vec<(String, Value)> {
+    let mut out: Vec<(String, Value)> = std::fs::read_dir(root().join("expected"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().to_string_lossy().to_string();
+            let capture = name.strip_suffix(suffix)?.to_string();
+            let v = serde_json::from_str(
+                &std::fs::read_to_string(root().join("expected").join(&name)).ok()?,
+            )
+            .ok()?;
+            Some((capture, v))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
