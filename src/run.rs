@@ -14,7 +14,7 @@ use crate::local::{self, Inventory, ScanOptions};
 use crate::report::model::{
     ConnectionReport, InputReport, LocalReport, Meta, Report, Summary, Warning,
 };
-use crate::report::{json, markdown, table, Format};
+use crate::report::{html, json, markdown, table, Format};
 use crate::source::live::{LiveCapture, LiveOptions};
 use crate::source::Packet;
 use crate::wire::linktype;
@@ -187,6 +187,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         Format::Json => json::write_json(&report, &mut out)?,
         Format::Jsonl => json::write_jsonl_summary(&report, &mut out)?,
         Format::Markdown => markdown::write_markdown(&report, &mut out)?,
+        Format::Html => html::write_html(&report, &mut out)?,
     }
     out.flush()?;
     if args.format != Format::Table || args.output.is_some() {

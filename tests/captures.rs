@@ -320,8 +320,8 @@ fn every_link_type_is_covered_by_a_real_capture() {
     }
 }
 
-/// Every serial and fingerprint tshark/openssl give for every capture appears in the table
-/// and Markdown outputs too, and JSON Lines carries the same connections as JSON.
+/// Every serial and fingerprint tshark/openssl give for every capture appears in the table,
+/// Markdown and HTML outputs too, and JSON Lines carries the same connections as JSON.
 #[test]
 fn every_format_shows_every_expected_certificate() {
     for (_, exp) in expected_files() {
@@ -331,6 +331,11 @@ fn every_format_shows_every_expected_certificate() {
             String::from_utf8(certwire(&["analyze", capture, "-f", "markdown"]).stdout).unwrap();
         let jsonl =
             String::from_utf8(certwire(&["analyze", capture, "-f", "jsonl"]).stdout).unwrap();
+        let html = String::from_utf8(certwire(&["analyze", capture, "-f", "html"]).stdout).unwrap();
+        assert!(
+            html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"),
+            "{capture}"
+        );
         let conns = exp["connections"].as_array().unwrap();
         assert_eq!(
             jsonl.lines().count(),
@@ -345,6 +350,7 @@ fn every_format_shows_every_expected_certificate() {
                         assert!(table.contains(v), "{capture}: table lacks {k} {v}");
                         assert!(md.contains(v), "{capture}: markdown lacks {k} {v}");
                         assert!(jsonl.contains(v), "{capture}: jsonl lacks {k} {v}");
+                        assert!(html.contains(v), "{capture}: html lacks {k} {v}");
                     }
                 }
             }

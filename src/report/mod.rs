@@ -1,5 +1,6 @@
 //! Reports: the owned model and one renderer per format, each writing to any `io::Write`.
 
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod model;
@@ -17,4 +18,6 @@ pub enum Format {
     Jsonl,
     /// Markdown for pasting into a ticket.
     Markdown,
+    /// A self-contained HTML page (no scripts, no external resources).
+    Html,
 }
