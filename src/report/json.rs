@@ -9,8 +9,11 @@ use super::model::{ConnectionReport, InputReport, LocalReport, Meta, Report, Sum
 use crate::error::OutputError;
 
 pub fn write_json(report: &Report, out: &mut dyn Write) -> Result<(), OutputError> {
-    serde_json::to_writer_pretty(&mut *out, report)?;
-    out.write_all(b"\n")?;
+    // A local buffer in front of the `dyn Write`: serde writes token by token.
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, out);
+    serde_json::to_writer_pretty(&mut w, report)?;
+    w.write_all(b"\n")?;
+    w.flush()?;
     Ok(())
 }
 
@@ -37,14 +40,18 @@ pub fn write_jsonl_connection(
     c: &ConnectionReport,
     out: &mut dyn Write,
 ) -> Result<(), OutputError> {
+    // Serialized into memory first: serde writes token by token, and each write through
+    // the `dyn Write` is a dynamic call; one write per line is cheaper.
+    let mut line = Vec::with_capacity(8192);
     serde_json::to_writer(
-        &mut *out,
+        &mut line,
         &ConnectionLine {
             record: "connection",
             connection: c,
         },
     )?;
-    out.write_all(b"\n")?;
+    line.push(b'\n');
+    out.write_all(&line)?;
     out.flush()?;
     Ok(())
 }
