@@ -92,7 +92,17 @@ fn s_server(accept: &str, cert: &str, key: &str, extra: &[&str]) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(400));
+    // Wait until it accepts connections (a probe connection is harmless: certwire is not
+    // capturing while servers start).
+    let addr: std::net::SocketAddr = accept.parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "openssl s_server on {accept} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     Server(child)
 }
 
