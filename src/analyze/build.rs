@@ -184,8 +184,17 @@ pub fn build(
         }
         None => false,
     };
+    // TLS 1.3 without keys: what the encrypted record lengths say, computed once for the
+    // outcome's reason and the report.
+    let flights = (tls13 && !decrypted).then(|| {
+        crate::tls::infer::infer(
+            sh.map(|s| s.cipher_suite).unwrap_or(0),
+            &f.encrypted_records[server],
+            &f.encrypted_records[client],
+        )
+    });
     let (handshake, outcome_reason) =
-        outcome(flow, f, client, completed, tls13 && !decrypted, &alerts);
+        outcome(flow, f, client, completed, flights.as_ref(), &alerts);
 
     let visibility = match (tls13, decrypted) {
         (false, _) => Visibility::Plaintext,
@@ -269,12 +278,7 @@ pub fn build(
             client: f.encrypted_records[client].clone(),
             server: f.encrypted_records[server].clone(),
         }),
-        inference: (tls13 && !decrypted).then(|| {
-            let flights = crate::tls::infer::infer(
-                sh.map(|s| s.cipher_suite).unwrap_or(0),
-                &f.encrypted_records[server],
-                &f.encrypted_records[client],
-            );
+        inference: flights.map(|flights| {
             let mut size_checks = Vec::new();
             if let Some(inv) = inv {
                 for (side, is_server) in [(Side::Server, true), (Side::Client, false)] {
@@ -322,7 +326,7 @@ fn outcome(
     f: &TlsFacts,
     client: usize,
     completed: bool,
-    encrypted: bool,
+    encrypted: Option<&crate::tls::infer::FlightInference>,
     alerts: &[AlertReport],
 ) -> (Handshake, String) {
     let who = |s: Side| match s {
@@ -368,14 +372,7 @@ fn outcome(
         };
         return (Handshake::Completed, reason.into());
     }
-    if encrypted {
-        let server = 1 - client;
-        let sh = f.server_hello.as_ref();
-        let inferred = crate::tls::infer::infer(
-            sh.map(|s| s.cipher_suite).unwrap_or(0),
-            &f.encrypted_records[server],
-            &f.encrypted_records[client],
-        );
+    if let Some(inferred) = encrypted {
         let mut reason = "TLS 1.3: everything after ServerHello is encrypted; give the key log (--keylog) to see certificates and outcome".to_string();
         match inferred.outcome {
             Some("failed") => reason.push_str(
