@@ -15,7 +15,7 @@ use super::{Packet, Timestamp};
 use crate::error::InputError;
 
 /// Initial reader buffer. Records larger than this grow it, up to [`MAX_RECORD`].
-const INITIAL_BUFFER: usize = 4 << 20;
+const INITIAL_BUFFER: usize = 512 << 10;
 /// Largest single record accepted. tcpdump's default snaplen is 262144 bytes; a record
 /// claiming far more than that is corruption, and refusing it keeps memory bounded.
 const MAX_RECORD: usize = 16 << 20;

@@ -73,6 +73,14 @@ pub enum Skip {
 
 /// Decode a frame of link type `linktype` down to TCP.
 pub fn decode(linktype: u16, frame: &[u8]) -> Result<TcpSegment<'_>, Skip> {
+    if let Some(seg) = fast::decode(linktype, frame) {
+        return Ok(seg);
+    }
+    decode_lax(linktype, frame)
+}
+
+/// The general path: every layout etherparse's lax slicer knows, truncated frames included.
+fn decode_lax(linktype: u16, frame: &[u8]) -> Result<TcpSegment<'_>, Skip> {
     let sliced = match linktype {
         linktype::ETHERNET => LaxSlicedPacket::from_ethernet(frame).map_err(|_| Skip::Malformed)?,
         linktype::LINUX_SLL => {
@@ -185,5 +193,6 @@ fn expected_ip_payload(p: &LaxSlicedPacket<'_>) -> u32 {
     }
 }
 
+mod fast;
 #[cfg(test)]
 mod tests;

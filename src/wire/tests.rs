@@ -72,3 +72,47 @@ fn unknown_link_type_is_reported_not_guessed() {
     let (_, f) = frames("kubelet-rotated-tls12.pcap").remove(0);
     assert_eq!(decode(147, &f).unwrap_err(), Skip::UnsupportedLink);
 }
+
+/// The fast path must never decide differently from the general one: on every frame of
+/// every sample (whole, and cut at every length for the first frames), it either declines
+/// or yields exactly what etherparse's lax slicer yields.
+#[test]
+fn fast_path_agrees_with_the_general_path() {
+    let dir = format!("{}/captures", env!("CARGO_MANIFEST_DIR"));
+    let mut taken = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if !(name.ends_with(".pcap") || name.ends_with(".pcapng")) {
+            continue;
+        }
+        let path = format!("{dir}/{name}");
+        let bytes = std::fs::read(&path).unwrap();
+        let mut all = Vec::new();
+        let mut stats = CaptureStats::default();
+        let _ = read_capture(&name, &bytes[..], &mut stats, |ev| {
+            if let Event::Packet(p) = ev {
+                all.push((p.linktype, p.data.to_vec()));
+            }
+        });
+        for (i, (lt, f)) in all.iter().enumerate() {
+            let cuts: Vec<usize> = if i < 4 {
+                (0..=f.len()).collect()
+            } else {
+                vec![f.len()]
+            };
+            for cut in cuts {
+                let frame = &f[..cut];
+                if let Some(fast) = fast::decode(*lt, frame) {
+                    taken += 1;
+                    let lax = decode_lax(*lt, frame).expect("general path decodes it too");
+                    assert_eq!(
+                        format!("{fast:?}"),
+                        format!("{lax:?}"),
+                        "{name} frame {i} cut {cut}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(taken > 1000, "the fast path took only {taken} frames");
+}
