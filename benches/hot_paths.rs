@@ -14,11 +14,16 @@ fn main() {
 fn frames(name: &str) -> Vec<Vec<u8>> {
     let bytes = std::fs::read(format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let mut out = Vec::new();
-    read_capture(name, &bytes[..], &mut CaptureStats::default(), |ev| {
-        if let Event::Packet(p) = ev {
-            out.push(p.data.to_vec());
-        }
-    })
+    read_capture(
+        name,
+        std::io::Cursor::new(bytes),
+        &mut CaptureStats::default(),
+        |ev| {
+            if let Event::Packet(p) = ev {
+                out.push(p.data.to_vec());
+            }
+        },
+    )
     .unwrap();
     out
 }

@@ -11,13 +11,13 @@ use certwire::analyze::{Analyzer, Options};
 
 fn main() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/captures");
-    let mut inputs: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+    let mut inputs: Vec<(String, std::sync::Arc<[u8]>)> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| {
             let p = e.ok()?.path();
             let name = p.file_name()?.to_str()?.to_string();
             (name.ends_with(".pcap") || name.ends_with(".pcapng"))
-                .then(|| (name, std::fs::read(&p).unwrap()))
+                .then(|| (name, std::fs::read(&p).unwrap().into()))
         })
         .collect();
     inputs.sort();
@@ -34,7 +34,9 @@ fn main() {
         // A fresh analyzer per round: certificate summaries are not cached across rounds.
         let mut analyzer = Analyzer::new(&opts);
         for (name, data) in &inputs {
-            let r = analyzer.analyze_reader(name, &data[..], &mut |_| connections += 1);
+            let r = analyzer.analyze_reader(name, std::io::Cursor::new(data.clone()), &mut |_| {
+                connections += 1
+            });
             bytes += r.bytes;
             packets += r.packets;
         }

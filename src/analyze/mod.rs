@@ -154,7 +154,7 @@ impl Analyzer {
     pub fn analyze_reader(
         &mut self,
         name: &str,
-        reader: impl std::io::BufRead + Send,
+        reader: impl std::io::BufRead + Send + 'static,
         sink: &mut dyn FnMut(ConnectionReport),
     ) -> InputReport {
         let mut run = self.begin(name);

@@ -1,21 +1,27 @@
-//! Streaming pcap / pcapng reader on top of pcap-parser, with a bounded buffer.
+//! Streaming pcap / pcapng reader: records parsed in place in the read-ahead blocks.
 //!
-//! pcap-parser detects the format and byte order; this module adds what an analyzer needs
-//! on top: per-interface link types and timestamp resolution for pcapng, packet numbering,
-//! byte offsets for error messages, and the rule that a file cut off mid-record is a
-//! warning (everything before the cut is kept), not an error.
+//! pcap-parser parses the file header and every record; this module frames records across
+//! block boundaries and adds what an analyzer needs on top: per-interface link types and
+//! timestamp resolution for pcapng, packet numbering, byte offsets for error messages, and
+//! the rule that a file cut off mid-record is a warning (everything before the cut is
+//! kept), not an error.
+//!
+//! pcap-parser's own readers own their buffer and fill it with `read()` on the calling
+//! thread; parsing the blocks of [`ReadAhead`] in place instead lets a second thread do the
+//! reading without a second copy. Only a record that straddles two blocks is copied.
 
 use std::io::BufRead;
 
-use pcap_parser::pcapng::Block;
-use pcap_parser::traits::PcapReaderIterator;
-use pcap_parser::{PcapBlockOwned, PcapError};
+use pcap_parser::nom;
+use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified};
+use pcap_parser::pcapng::{
+    parse_block_be, parse_block_le, parse_sectionheaderblock, Block, SHB_MAGIC,
+};
+use pcap_parser::{LegacyPcapBlock, PcapBlockOwned, PcapError};
 
+use super::readahead::ReadAhead;
 use super::{Packet, Timestamp};
 use crate::error::InputError;
-
-/// Initial reader buffer. Records larger than this grow it, up to [`MAX_RECORD`].
-const INITIAL_BUFFER: usize = 512 << 10;
 /// Largest single record accepted. tcpdump's default snaplen is 262144 bytes; a record
 /// claiming far more than that is corruption, and refusing it keeps memory bounded.
 const MAX_RECORD: usize = 16 << 20;
@@ -63,99 +69,267 @@ struct Interface {
 /// record in the middle is an error too, but everything before it has already been handed
 /// to `on_event`, and `stats` (passed in so the caller keeps it either way) says how far
 /// the read got.
-pub fn read_capture<R: BufRead + Send>(
+pub fn read_capture<R: BufRead + Send + 'static>(
     name: &str,
     mut reader: R,
     stats: &mut CaptureStats,
     mut on_event: impl FnMut(Event<'_>),
 ) -> Result<(), InputError> {
+    // The header is read here, blocking only until it has arrived, so that a pipe is
+    // recognised (or refused) at once; the records after it are read ahead.
     let (format, head) = read_head(name, &mut reader)?;
-    // pcap-parser's readers read once when they are created and parse the file header from
-    // that read alone. Handing them exactly the header (read here, blocking only until the
-    // header has arrived) keeps a pipe streaming: packets are processed as they arrive,
-    // not after the next buffer-full.
-    let source = HeadThen {
-        head: std::io::Cursor::new(head),
-        inner: reader,
-    };
-    let created = match format {
-        CaptureFormat::Pcap => pcap_parser::LegacyPcapReader::new(INITIAL_BUFFER, source)
-            .map(|r| Box::new(r) as Box<dyn PcapReaderIterator + Send>),
-        CaptureFormat::Pcapng => pcap_parser::PcapNGReader::new(INITIAL_BUFFER, source)
-            .map(|r| Box::new(r) as Box<dyn PcapReaderIterator + Send>),
-    };
-    let mut rdr = created.map_err(|e| InputError::Malformed {
-        input: name.to_string(),
-        offset: 0,
-        packet: 0,
-        detail: format!(
-            "bad file header ({})",
-            match e {
-                PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) =>
-                    format!("{kind:?}"),
-                PcapError::Incomplete(_) | PcapError::UnexpectedEof => "truncated".to_string(),
-                _ => "unrecognised".to_string(),
-            }
-        ),
-    })?;
-    let mut capacity = INITIAL_BUFFER;
     let mut dec = Decoder::default();
-    loop {
-        let next = rdr.next();
-        match next {
-            Ok((size, block)) => {
-                dec.block(block, stats, &mut on_event);
-                // No shift here: refill() moves the (small) unparsed tail when it needs room,
-                // instead of moving half the buffer every time half of it is consumed.
-                rdr.consume_noshift(size);
-                stats.bytes = rdr.consumed() as u64;
-            }
-            Err(PcapError::Eof) => break,
-            Err(PcapError::Incomplete(_)) => {
-                refill(&mut *rdr, name, stats)?;
-            }
-            Err(PcapError::UnexpectedEof) => {
-                if let Some(detail) = implausible_record(rdr.data(), stats, dec.snaplen) {
-                    return Err(malformed(name, &*rdr, stats, detail));
+    let mut framer = Framer::new(name, format, &head, stats, &mut dec, &mut on_event)?;
+    let mut blocks = ReadAhead::spawn(reader);
+    // A record that straddles two blocks, completed from the next one.
+    let mut carry: Vec<u8> = Vec::new();
+    while let Some(filled) = blocks.next() {
+        let filled = filled.map_err(|source| InputError::Read {
+            input: name.to_string(),
+            offset: framer.offset + carry.len() as u64,
+            source,
+        })?;
+        let data = &filled.buf[..filled.len];
+        let mut pos = 0;
+        if !carry.is_empty() {
+            // Complete the straddling record: its length field first, then its bytes.
+            loop {
+                let want = framer.record_len(&carry, stats)?;
+                if let Some(len) = want.filter(|&len| carry.len() >= len) {
+                    framer.record(&carry[..len], stats, &mut dec, &mut on_event)?;
+                    carry.clear();
+                    break;
                 }
-                stats.truncated_at = Some(rdr.consumed() as u64);
-                break;
-            }
-            Err(PcapError::BufferTooSmall) => {
-                if let Some(detail) = implausible_record(rdr.data(), stats, dec.snaplen) {
-                    return Err(malformed(name, &*rdr, stats, detail));
+                if pos == data.len() {
+                    break;
                 }
-                if capacity >= MAX_RECORD {
-                    return Err(InputError::Malformed {
-                        input: name.to_string(),
-                        offset: rdr.consumed() as u64,
-                        packet: stats.packets,
-                        detail: format!("record larger than {} bytes", MAX_RECORD),
-                    });
-                }
-                capacity *= 2;
-                rdr.grow(capacity);
-                refill(&mut *rdr, name, stats)?;
+                let want = want.unwrap_or_else(|| framer.min_record());
+                let take = (want - carry.len()).min(data.len() - pos);
+                carry.extend_from_slice(&data[pos..pos + take]);
+                pos += take;
             }
-            Err(e) => {
-                let detail = match e {
-                    PcapError::HeaderNotRecognized => "unrecognised block".to_string(),
-                    PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
-                        format!("cannot parse record ({kind:?})")
-                    }
-                    PcapError::ReadError => "read error".to_string(),
-                    other => format!("{other:?}"),
+        }
+        if carry.is_empty() {
+            while let Some(len) = framer.record_len(&data[pos..], stats)? {
+                if data.len() - pos < len {
+                    break;
+                }
+                framer.record(&data[pos..pos + len], stats, &mut dec, &mut on_event)?;
+                pos += len;
+            }
+            carry.extend_from_slice(&data[pos..]);
+        }
+        blocks.recycle(filled.buf);
+    }
+    if !carry.is_empty() {
+        if let Some(detail) = framer.implausible(&carry) {
+            return Err(framer.malformed(stats, detail));
+        }
+        stats.truncated_at = Some(framer.offset);
+    }
+    Ok(())
+}
+
+type FrameParser = fn(&[u8]) -> nom::IResult<&[u8], LegacyPcapBlock<'_>, PcapError<&[u8]>>;
+
+/// Where records begin and end, and which of pcap-parser's parsers reads them.
+struct Framer<'n> {
+    name: &'n str,
+    format: CaptureFormat,
+    /// pcap: the record parser for this file's byte order and variant.
+    frame: FrameParser,
+    /// pcap: bytes of record header before the packet data (16, or 24 in the "modified"
+    /// format of old Red Hat tcpdumps).
+    frame_header: usize,
+    /// pcapng: the byte order of the current section.
+    big_endian: bool,
+    snaplen: u32,
+    /// Bytes of the input consumed: the offset of the next record, for error messages.
+    offset: u64,
+}
+
+impl<'n> Framer<'n> {
+    /// Parse the file header (pcap) or first section header (pcapng) and announce it.
+    fn new<'a>(
+        name: &'n str,
+        format: CaptureFormat,
+        head: &'a [u8],
+        stats: &mut CaptureStats,
+        dec: &mut Decoder,
+        on_event: &mut impl FnMut(Event<'a>),
+    ) -> Result<Framer<'n>, InputError> {
+        let bad_header = |e: nom::Err<PcapError<&[u8]>>| InputError::Malformed {
+            input: name.to_string(),
+            offset: 0,
+            packet: 0,
+            detail: format!("bad file header ({})", nom_detail(e)),
+        };
+        let mut framer = Framer {
+            name,
+            format,
+            frame: parse_pcap_frame,
+            frame_header: 16,
+            big_endian: false,
+            snaplen: 0,
+            offset: head.len() as u64,
+        };
+        match format {
+            CaptureFormat::Pcap => {
+                let (_, h) = pcap_parser::pcap::parse_pcap_header(head).map_err(bad_header)?;
+                if h.is_modified_format() {
+                    framer.frame = parse_pcap_frame_modified;
+                    framer.frame_header = 24;
+                } else if h.is_bigendian() {
+                    framer.frame = parse_pcap_frame_be;
+                }
+                framer.big_endian = h.is_bigendian();
+                framer.snaplen = h.snaplen;
+                dec.block(PcapBlockOwned::LegacyHeader(h), stats, on_event);
+            }
+            CaptureFormat::Pcapng => {
+                let (_, shb) = parse_sectionheaderblock(head).map_err(bad_header)?;
+                framer.big_endian = shb.big_endian();
+                dec.block(
+                    PcapBlockOwned::NG(Block::SectionHeader(shb)),
+                    stats,
+                    on_event,
+                );
+            }
+        }
+        stats.bytes = framer.offset;
+        Ok(framer)
+    }
+
+    /// Bytes needed to read a record's length.
+    fn min_record(&self) -> usize {
+        match self.format {
+            CaptureFormat::Pcap => self.frame_header,
+            // The section header's own byte-order magic is at 8..12.
+            CaptureFormat::Pcapng => 12,
+        }
+    }
+
+    fn word(&self, d: &[u8], at: usize, big_endian: bool) -> u32 {
+        let b = [d[at], d[at + 1], d[at + 2], d[at + 3]];
+        if big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    }
+
+    /// The length of the record at the start of `d`, `None` if `d` is too short to tell.
+    /// A length no capture tool would write is corruption: an error, before anything is
+    /// buffered for it.
+    fn record_len(&self, d: &[u8], stats: &CaptureStats) -> Result<Option<usize>, InputError> {
+        if d.len() < self.min_record() {
+            return Ok(None);
+        }
+        match self.format {
+            CaptureFormat::Pcap => {
+                let caplen = self.word(d, 8, self.big_endian) as usize;
+                if caplen > MAX_RECORD {
+                    return Err(self.malformed(stats, self.too_long(caplen)));
+                }
+                Ok(Some(self.frame_header + caplen))
+            }
+            CaptureFormat::Pcapng => {
+                let big_endian = if self.word(d, 0, false) == SHB_MAGIC {
+                    // A new section says its own byte order.
+                    self.word(d, 8, false) != 0x1a2b_3c4d
+                } else {
+                    self.big_endian
                 };
-                return Err(InputError::Malformed {
-                    input: name.to_string(),
-                    offset: rdr.consumed() as u64,
-                    packet: stats.packets,
-                    detail,
-                });
+                let len = self.word(d, 4, big_endian) as usize;
+                if len > MAX_RECORD || len < 12 || len % 4 != 0 {
+                    return Err(
+                        self.malformed(stats, format!("block claims a length of {len} bytes"))
+                    );
+                }
+                Ok(Some(len))
             }
         }
     }
-    Ok(())
+
+    fn too_long(&self, caplen: usize) -> String {
+        format!(
+            "record claims {caplen} captured bytes, more than the snaplen ({})",
+            self.snaplen
+        )
+    }
+
+    /// A record cut off by the end of the input: corruption rather than truncation when its
+    /// length is more than any snaplen tcpdump uses.
+    fn implausible(&self, d: &[u8]) -> Option<String> {
+        if self.format != CaptureFormat::Pcap || d.len() < self.min_record() {
+            return None;
+        }
+        let caplen = self.word(d, 8, self.big_endian) as usize;
+        (caplen > self.snaplen.max(262_144) as usize).then(|| self.too_long(caplen))
+    }
+
+    /// Parse one whole record with pcap-parser and hand it to the decoder.
+    fn record<'a>(
+        &mut self,
+        rec: &'a [u8],
+        stats: &mut CaptureStats,
+        dec: &mut Decoder,
+        on_event: &mut impl FnMut(Event<'a>),
+    ) -> Result<(), InputError> {
+        let block = match self.format {
+            CaptureFormat::Pcap => (self.frame)(rec).map(|(_, b)| PcapBlockOwned::Legacy(b)),
+            CaptureFormat::Pcapng => {
+                let parsed = if self.big_endian {
+                    parse_block_be(rec)
+                } else {
+                    parse_block_le(rec)
+                };
+                parsed.map(|(_, b)| {
+                    if let Block::SectionHeader(shb) = &b {
+                        self.big_endian = shb.big_endian();
+                    }
+                    PcapBlockOwned::NG(b)
+                })
+            }
+        };
+        let block = block.map_err(|e| {
+            let detail = match e {
+                nom::Err::Error(PcapError::HeaderNotRecognized)
+                | nom::Err::Failure(PcapError::HeaderNotRecognized) => {
+                    "unrecognised block".to_string()
+                }
+                other => format!("cannot parse record ({})", nom_detail(other)),
+            };
+            self.malformed(stats, detail)
+        })?;
+        dec.block(block, stats, on_event);
+        self.offset += rec.len() as u64;
+        stats.bytes = self.offset;
+        Ok(())
+    }
+
+    fn malformed(&self, stats: &CaptureStats, detail: String) -> InputError {
+        InputError::Malformed {
+            input: self.name.to_string(),
+            offset: self.offset,
+            packet: stats.packets,
+            detail,
+        }
+    }
+}
+
+fn nom_detail(e: nom::Err<PcapError<&[u8]>>) -> String {
+    match e {
+        nom::Err::Incomplete(_) => "truncated".to_string(),
+        nom::Err::Error(e) | nom::Err::Failure(e) => match e {
+            PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+                format!("{kind:?}")
+            }
+            PcapError::Incomplete(_) | PcapError::UnexpectedEof => "truncated".to_string(),
+            PcapError::HeaderNotRecognized => "unrecognised".to_string(),
+            other => format!("{other:?}"),
+        },
+    }
 }
 
 /// The file header's bytes, read whole: 24 bytes for pcap, the Section Header Block for
@@ -249,22 +423,6 @@ fn fill_to<R: BufRead>(
         reader.consume(take);
     }
     Ok(())
-}
-
-/// The header bytes already read, then the rest of the input. A read never spans both, so
-/// the first read returns the header without waiting for more input.
-struct HeadThen<R> {
-    head: std::io::Cursor<Vec<u8>>,
-    inner: R,
-}
-
-impl<R: BufRead> std::io::Read for HeadThen<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if (self.head.position() as usize) < self.head.get_ref().len() {
-            return self.head.read(buf);
-        }
-        self.inner.read(buf)
-    }
 }
 
 /// Turns pcap-parser's blocks into events: per-interface link types and timestamp
@@ -382,60 +540,6 @@ impl Decoder {
     }
 }
 
-fn malformed(
-    name: &str,
-    rdr: &dyn PcapReaderIterator,
-    stats: &CaptureStats,
-    detail: String,
-) -> InputError {
-    InputError::Malformed {
-        input: name.to_string(),
-        offset: rdr.consumed() as u64,
-        packet: stats.packets,
-        detail,
-    }
-}
-
-/// A record whose declared length no capture tool would write is corruption, not a file
-/// cut short: say so instead of reporting a truncation.
-fn implausible_record(data: &[u8], stats: &CaptureStats, snaplen: u32) -> Option<String> {
-    let word = |off: usize| -> Option<u32> {
-        let b: [u8; 4] = data.get(off..off + 4)?.try_into().ok()?;
-        Some(if stats.big_endian {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        })
-    };
-    match stats.format? {
-        CaptureFormat::Pcap => {
-            let caplen = word(8)?;
-            let limit = snaplen.max(262_144);
-            (caplen > limit).then(|| {
-                format!("record claims {caplen} captured bytes, more than the snaplen ({snaplen})")
-            })
-        }
-        CaptureFormat::Pcapng => {
-            let len = word(4)?;
-            (len as usize > MAX_RECORD || len < 12 || len % 4 != 0)
-                .then(|| format!("block claims a length of {len} bytes"))
-        }
-    }
-}
-
-fn refill(
-    rdr: &mut dyn PcapReaderIterator,
-    name: &str,
-    stats: &CaptureStats,
-) -> Result<(), InputError> {
-    let offset = rdr.consumed() as u64;
-    rdr.refill().map_err(|_| InputError::Read {
-        input: name.to_string(),
-        offset,
-        source: std::io::Error::other(format!("read failed after packet {}", stats.packets)),
-    })
-}
-
 /// The fraction of a second in nanoseconds; a fraction field out of range (a malformed
 /// record) is clamped rather than carried.
 fn frac_to_nanos(frac: u64, resolution: u64) -> u32 {
@@ -448,4 +552,102 @@ fn frac_to_nanos(frac: u64, resolution: u64) -> u32 {
             .min(u128::from(u64::MAX)) as u64
     };
     n.min(999_999_999) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    //! Framing across block boundaries, checked against reading the same file in one go:
+    //! the reader is fed in pieces of every awkward size, so records (and their length
+    //! fields) straddle every possible boundary.
+
+    use super::*;
+    use std::io::{BufReader, Read};
+
+    /// A reader that returns at most `step` bytes per read, like a slow pipe.
+    struct Trickle {
+        data: Vec<u8>,
+        at: usize,
+        step: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len() - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    type Seen = (
+        Vec<(u64, Timestamp, u16, Vec<u8>)>,
+        u64,
+        Option<u64>,
+        Result<(), String>,
+    );
+
+    fn read(name: &str, data: Vec<u8>, step: usize) -> Seen {
+        let mut stats = CaptureStats::default();
+        let mut packets = Vec::new();
+        let trickle = Trickle { data, at: 0, step };
+        let result = read_capture(
+            name,
+            BufReader::with_capacity(step.min(1 << 16), trickle),
+            &mut stats,
+            |ev| match ev {
+                Event::Packet(p) => packets.push((p.number, p.ts, p.linktype, p.data.to_vec())),
+                Event::TlsKeyLog(k) => packets.push((0, Timestamp::default(), 0, k.to_vec())),
+            },
+        );
+        (
+            packets,
+            stats.bytes,
+            stats.truncated_at,
+            result.map_err(|e| e.to_string()),
+        )
+    }
+
+    #[test]
+    fn records_straddling_blocks_are_framed_as_in_one_read() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/captures");
+        for name in [
+            "kubelet-rotated-tls12.pcap",
+            "big-endian.pcap",
+            "nanosecond.pcap",
+            "any-multi.pcapng",
+            "tls13-openssl-dsb.pcapng",
+            "kubelet-serving-ipv6.pcapng",
+            "truncated.pcap",
+        ] {
+            let data = std::fs::read(format!("{dir}/{name}")).unwrap();
+            let whole = read(name, data.clone(), usize::MAX >> 1);
+            assert!(whole.0.len() > 10, "{name}");
+            for step in [5, 7, 16, 25, 511, 4096] {
+                let got = read(name, data.clone(), step);
+                assert!(
+                    got == whole,
+                    "{name}: reads of {step} bytes differ from one read"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_pcapng_file_with_sections_of_both_byte_orders_is_framed() {
+        // Two sections back to back, as `cat a.pcapng b.pcapng` makes them; the second one's
+        // byte order is read from its own header.
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/captures");
+        let a = std::fs::read(format!("{dir}/any-multi.pcapng")).unwrap();
+        let b = std::fs::read(format!("{dir}/kubelet-serving-ipv6.pcapng")).unwrap();
+        let (pa, ..) = read("a", a.clone(), 1 << 20);
+        let (pb, ..) = read("b", b.clone(), 1 << 20);
+        let joined = [a, b].concat();
+        for step in [5, 1 << 20] {
+            let (p, bytes, truncated, result) = read("a+b", joined.clone(), step);
+            assert_eq!(result, Ok(()));
+            assert_eq!((bytes, truncated), (joined.len() as u64, None));
+            assert_eq!(p.len(), pa.len() + pb.len());
+            assert!(p[pa.len()..].iter().zip(&pb).all(|(x, y)| x.3 == y.3));
+        }
+    }
 }

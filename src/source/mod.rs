@@ -1,12 +1,13 @@
 //! Packet sources: where captured frames come from (files, stdin, later live sockets).
 //!
 //! A source hands out borrowed [`Packet`]s through a callback rather than an iterator: the
-//! bytes live in the reader's fixed buffer and are only valid until the next refill, and a
+//! bytes live in a read-ahead block and are only valid until it is recycled, and a
 //! callback keeps that contract without copying every frame.
 
 mod capture;
 mod input;
 pub mod live;
+mod readahead;
 
 pub use capture::{read_capture, CaptureFormat, CaptureStats, Event};
 pub use input::{open_input, InputReader};
