@@ -1,35 +1,60 @@
 #!/usr/bin/env bash
 # Measure certwire against the floor (and tshark where installed) on a generated capture.
-#   benches/compare.sh [SIZE_MIB] [SEED]      (default 256 MiB)
-# Prints wall time, throughput, the ratio to the floor, and peak RSS (from /usr/bin/time),
-# for certwire reading the file and reading it from stdin. The file is written to
-# ${TMPDIR:-/tmp} and read once first so that it is in the page cache for every run.
+#   benches/compare.sh [SIZE_MIB] [SEED] [RUNS]      (defaults: 256 MiB, seed 1, 5 runs)
+# Builds in release mode, generates the capture with benches/generate.rs if it is not there
+# (in ${TMPDIR:-/tmp}), reads it once so that it is in the page cache, then runs the floor,
+# certwire on the file and certwire on stdin RUNS times, interleaved so that a change in
+# the machine's load hits all three alike. Prints, per program, the median and fastest wall
+# time (bash's microsecond clock), throughput, CPU time (user + system, all threads) and
+# peak RSS (/usr/bin/time), then the ratio of medians to the floor and the handshakes
+# found against the generator's ground truth.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-256}
 seed=${2:-1}
+runs=${3:-5}
 file=${TMPDIR:-/tmp}/certwire-bench-$size-$seed.pcap
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 cargo build --release --benches --bin certwire -q
 [ -f "$file" ] || cargo bench -q --bench generate -- "$file" "$size" "$seed"
 cat "$file" > /dev/null
 bytes=$(stat -c %s "$file")
-measure() {  # label, command...
-    local label=$1; shift
-    /usr/bin/time -f "%e %M" -o /tmp/certwire-bench-time "$@" > /tmp/certwire-bench-out 2>/dev/null
-    read -r secs rss < /tmp/certwire-bench-time
-    awk -v l="$label" -v s="$secs" -v r="$rss" -v b="$bytes" \
-        'BEGIN { printf "%-28s %8.2f s  %8.0f MB/s  peak RSS %6.1f MiB\n", l, s, b/1e6/(s>0?s:0.001), r/1024 }'
-    echo "$secs" > "/tmp/certwire-bench-$label"
-}
-echo "capture: $file ($((bytes >> 20)) MiB, $(grep -o '"packets": [0-9]*' "$file.truth.json" | grep -o '[0-9]*$') packets)"
 floor_bin=$(ls -t target/release/deps/floor-* | grep -v '\.d$' | head -1)
-measure floor "$floor_bin" "$file"
-measure certwire-file target/release/certwire analyze "$file" --format jsonl --no-default-certs
-measure certwire-stdin sh -c "target/release/certwire analyze - --format jsonl --no-default-certs < '$file'"
-found=$(grep -c '"record":"connection"' /tmp/certwire-bench-out || true)
+cw=target/release/certwire
+run() {  # label, command... : appends "wall cpu rss_kib" to $work/label
+    local label=$1; shift
+    local t0=$EPOCHREALTIME
+    /usr/bin/time -f "%U %S %M" -o "$work/time" "$@" > "$work/out-$label" 2>/dev/null
+    local t1=$EPOCHREALTIME
+    read -r user sys rss < "$work/time"
+    echo "$t0 $t1 $user $sys $rss" | awk '{ printf "%.6f %.2f %d\n", $2 - $1, $3 + $4, $5 }' >> "$work/$label"
+}
+echo "capture: $file ($((bytes >> 20)) MiB, $(grep -o '"packets": [0-9]*' "$file.truth.json" | grep -o '[0-9]*$') packets), $runs runs, $(nproc) cores"
+for _ in $(seq "$runs"); do
+    run floor "$floor_bin" "$file"
+    run certwire-file "$cw" analyze "$file" --format jsonl --no-default-certs
+    run certwire-stdin sh -c "exec $cw analyze - --format jsonl --no-default-certs < '$file'"
+done
+report() {  # label
+    sort -n "$work/$1" | awk -v l="$1" -v b="$bytes" '
+        { wall[NR] = $1; cpu += $2; if ($3 > rss) rss = $3 }
+        END {
+            med = (NR % 2) ? wall[(NR + 1) / 2] : (wall[NR / 2] + wall[NR / 2 + 1]) / 2
+            printf "%-16s median %6.3f s (%5.0f MB/s)  fastest %6.3f s  cpu %5.2f s  peak RSS %5.1f MiB\n",
+                l, med, b / 1e6 / med, wall[1], cpu / NR, rss / 1024
+            print med > "'"$work"'/median-" l
+        }'
+}
+for l in floor certwire-file certwire-stdin; do report "$l"; done
+f=$(cat "$work/median-floor")
+for l in certwire-file certwire-stdin; do
+    awk -v f="$f" -v c="$(cat "$work/median-$l")" -v l="$l" \
+        'BEGIN { printf "%s / floor (median wall time): %.2f  (target: at most 2)\n", l, c / f }'
+done
+found=$(grep -c '"record":"connection"' "$work/out-certwire-file" || true)
 echo "handshakes reported: $found; ground truth: $(grep -o '"handshakes_on_target_ports": [0-9]*' "$file.truth.json" | grep -o '[0-9]*$')"
-floor=$(cat /tmp/certwire-bench-floor); cw=$(cat /tmp/certwire-bench-certwire-file)
-awk -v f="$floor" -v c="$cw" 'BEGIN { printf "certwire / floor time: %.2f (target: at most 2)\n", c/(f>0?f:0.001) }'
-if command -v tshark >/dev/null; then
-    measure tshark tshark -r "$file" -Y 'tls.handshake.type == 11' -T fields -e tls.handshake.certificate
+if command -v tshark >/dev/null && [ "${TSHARK:-1}" != 0 ]; then
+    run tshark tshark -r "$file" -Y 'tls.handshake.type == 11' -T fields -e tls.handshake.certificate
+    report tshark
 fi

@@ -83,33 +83,41 @@ fn orgs(subject: &str) -> Vec<&str> {
 /// %s" / "is before %s", times in RFC 3339.
 fn validity(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let t = ctx.capture_time;
+    // Formatted once per connection, and only when some certificate needs it.
+    let mut now: Option<String> = None;
     for (side, certs) in chains(ctx) {
         for (i, c) in certs.iter().flatten().enumerate() {
             let Some((nb, na)) = c.validity_unix else {
                 continue;
             };
+            let expires_soon = na.saturating_sub(t) < EXPIRES_SOON_DAYS * 86400
+                // Short-lived certificates (the kubelet's, 10 days in tests, a year by
+                // default) are rotated at 70–90 % of their life: warn only when less than
+                // 30 % is left as well.
+                && na.saturating_sub(t).saturating_mul(10) < na.saturating_sub(nb).saturating_mul(3);
+            if t <= na && t >= nb && !expires_soon {
+                continue;
+            }
+            let now = now.get_or_insert_with(|| rfc3339(t)).as_str();
             let subject = format!("{}[{i}]", side_name(side));
-            let name = c.subject.clone().unwrap_or_default();
+            let name = c.subject.as_deref().unwrap_or_default();
+            // The summary's own RFC 3339 strings, as the findings quote them.
+            let not_after = c.not_after.as_deref().unwrap_or_default();
+            let not_before = c.not_before.as_deref().unwrap_or_default();
             if t > na {
                 let mut f = finding(
                     "expired",
                     Severity::Error,
                     subject,
                     format!(
-                        "{name} had expired at capture time ({} days after its notAfter {})",
+                        "{name} had expired at capture time ({} days after its notAfter {not_after})",
                         (t - na) / 86400,
-                        rfc3339(na)
                     ),
                 );
-                f.evidence.push(format!(
-                    "capture time {}, notAfter {}",
-                    rfc3339(t),
-                    rfc3339(na)
-                ));
+                f.evidence
+                    .push(format!("capture time {now}, notAfter {not_after}"));
                 f.logged_as = Some(format!(
-                    "x509: certificate has expired or is not yet valid: current time {} is after {}",
-                    rfc3339(t),
-                    rfc3339(na)
+                    "x509: certificate has expired or is not yet valid: current time {now} is after {not_after}"
                 ));
                 out.push(f);
             } else if t < nb {
@@ -118,42 +126,25 @@ fn validity(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                     Severity::Error,
                     subject,
                     format!(
-                        "{name} was not yet valid at capture time (notBefore {}); check the clocks",
-                        rfc3339(nb)
+                        "{name} was not yet valid at capture time (notBefore {not_before}); check the clocks"
                     ),
                 );
-                f.evidence.push(format!(
-                    "capture time {}, notBefore {}",
-                    rfc3339(t),
-                    rfc3339(nb)
-                ));
+                f.evidence
+                    .push(format!("capture time {now}, notBefore {not_before}"));
                 f.logged_as = Some(format!(
-                    "x509: certificate has expired or is not yet valid: current time {} is before {}",
-                    rfc3339(t),
-                    rfc3339(nb)
+                    "x509: certificate has expired or is not yet valid: current time {now} is before {not_before}"
                 ));
                 out.push(f);
-            } else if na.saturating_sub(t) < EXPIRES_SOON_DAYS * 86400
-                && na.saturating_sub(t).saturating_mul(10) < na.saturating_sub(nb).saturating_mul(3)
-            {
-                // Short-lived certificates (the kubelet's, 10 days in tests, a year by
-                // default) are rotated at 70–90 % of their life: warn only when less than
-                // 30 % is left as well.
+            } else {
                 let days = na.saturating_sub(t) / 86400;
                 let mut f = finding(
                     "expires-soon",
                     Severity::Warning,
                     subject,
-                    format!(
-                        "{name} expires in {days} day(s) after the capture ({})",
-                        rfc3339(na)
-                    ),
+                    format!("{name} expires in {days} day(s) after the capture ({not_after})"),
                 );
-                f.evidence.push(format!(
-                    "capture time {}, notAfter {}",
-                    rfc3339(t),
-                    rfc3339(na)
-                ));
+                f.evidence
+                    .push(format!("capture time {now}, notAfter {not_after}"));
                 out.push(f);
             }
         }
