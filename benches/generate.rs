@@ -66,7 +66,7 @@ fn templates(dir: &str, name: &str) -> Vec<Template> {
     let mut flows: BTreeMap<Key, Vec<Seen>> = BTreeMap::new();
     let mut order = Vec::new();
     let mut stats = CaptureStats::default();
-    read_capture(name, std::io::Cursor::new(bytes), &mut stats, |ev| {
+    read_capture(name, std::io::Cursor::new(bytes), &mut stats, true, |ev| {
         let Event::Packet(p) = ev else { return };
         let Ok(s) = decode(p.linktype, p.data) else {
             return;

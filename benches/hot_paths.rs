@@ -18,6 +18,7 @@ fn frames(name: &str) -> Vec<Vec<u8>> {
         name,
         std::io::Cursor::new(bytes),
         &mut CaptureStats::default(),
+        false,
         |ev| {
             if let Event::Packet(p) = ev {
                 out.push(p.data.to_vec());

@@ -104,6 +104,13 @@ pub struct AnalyzeArgs {
     /// Exit with status 4 when a finding of this severity (or a more severe one) exists.
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<FailOn>,
+
+    /// Threads to use (default: one per core). With 2 or more, each input is read on a
+    /// thread of its own while another parses it, and several files going into one
+    /// document are analyzed side by side. `--threads 1` keeps certwire on one core,
+    /// for a busy node.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -87,6 +87,13 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         ports: args.ports.clone(),
         any_port: args.any_port,
     });
+    let threads = match args.threads {
+        Some(n) => usize::from(n),
+        None => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+    };
+    analyzer.read_ahead = threads > 1;
     let inventory = load_inventory(args);
     if let Some(inv) = &inventory {
         analyzer.set_inventory(inv.clone());
@@ -130,7 +137,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         {
             // Several files, one document: analyzed in parallel on all cores and merged in
             // command-line order, so the output is the same whatever the thread count.
-            for (report, conns, warnings) in analyze_parallel(&analyzer, &args.inputs) {
+            for (report, conns, warnings) in analyze_parallel(&analyzer, &args.inputs, threads) {
                 inputs.push(report);
                 col.connections.extend(conns);
                 analyzer.warnings.extend(warnings);
@@ -212,12 +219,9 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
 
 type InputResult = (InputReport, Vec<ConnectionReport>, Vec<Warning>);
 
-/// Analyze `inputs` on up to all cores, one analyzer per thread; results in input order.
-fn analyze_parallel(base: &Analyzer, inputs: &[String]) -> Vec<InputResult> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(inputs.len());
+/// Analyze `inputs` with up to `threads` analyzers side by side; results in input order.
+fn analyze_parallel(base: &Analyzer, inputs: &[String], threads: usize) -> Vec<InputResult> {
+    let threads = threads.clamp(1, inputs.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: std::sync::Mutex<Vec<Option<InputResult>>> =
         std::sync::Mutex::new(inputs.iter().map(|_| None).collect());

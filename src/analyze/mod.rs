@@ -54,6 +54,8 @@ pub struct Analyzer {
     pub keep_packets: bool,
     /// Show progress on stderr (set only when stderr is a terminal).
     pub progress: bool,
+    /// Read each input on a second thread while this one parses (off with --threads 1).
+    pub read_ahead: bool,
     written: Vec<(Timestamp, Vec<u8>)>,
 }
 
@@ -88,6 +90,7 @@ impl Analyzer {
             keep_packets: false,
             written: Vec::new(),
             progress: false,
+            read_ahead: true,
         }
     }
 
@@ -104,6 +107,7 @@ impl Analyzer {
             keep_packets: self.keep_packets,
             written: Vec::new(),
             progress: false,
+            read_ahead: self.read_ahead,
         }
     }
 
@@ -162,18 +166,19 @@ impl Analyzer {
         let label = if name == "-" { "<stdin>" } else { name };
         let mut progress = Progress::new(self.progress, label);
         let mut reported = 0u64;
-        let result = source::read_capture(label, reader, &mut stats, |ev| match ev {
-            Event::Packet(p) => {
-                self.feed(&mut run, &p, &mut |c| {
-                    reported += 1;
-                    sink(c)
-                });
-                progress.tick(p.number, run.report.tcp_segments_followed, reported);
-            }
-            // Flows created after this block decrypt with it (dumpcap and editcap write
-            // secrets blocks before the packets they decrypt).
-            Event::TlsKeyLog(text) => self.add_keylog_text(&String::from_utf8_lossy(text)),
-        });
+        let result =
+            source::read_capture(label, reader, &mut stats, self.read_ahead, |ev| match ev {
+                Event::Packet(p) => {
+                    self.feed(&mut run, &p, &mut |c| {
+                        reported += 1;
+                        sink(c)
+                    });
+                    progress.tick(p.number, run.report.tcp_segments_followed, reported);
+                }
+                // Flows created after this block decrypt with it (dumpcap and editcap write
+                // secrets blocks before the packets they decrypt).
+                Event::TlsKeyLog(text) => self.add_keylog_text(&String::from_utf8_lossy(text)),
+            });
         progress.done();
         if let Err(e) = result {
             run.report.error = Some(e.to_string());

@@ -7,7 +7,7 @@
 //! kept), not an error.
 //!
 //! pcap-parser's own readers own their buffer and fill it with `read()` on the calling
-//! thread; parsing the blocks of [`ReadAhead`] in place instead lets a second thread do the
+//! thread; parsing the blocks of [`Blocks`] in place instead lets a second thread do the
 //! reading without a second copy. Only a record that straddles two blocks is copied.
 
 use std::io::BufRead;
@@ -19,7 +19,7 @@ use pcap_parser::pcapng::{
 };
 use pcap_parser::{LegacyPcapBlock, PcapBlockOwned, PcapError};
 
-use super::readahead::ReadAhead;
+use super::readahead::Blocks;
 use super::{Packet, Timestamp};
 use crate::error::InputError;
 /// Largest single record accepted. tcpdump's default snaplen is 262144 bytes; a record
@@ -68,11 +68,12 @@ struct Interface {
 /// Returns the statistics, or an error if the input is not a capture at all. A malformed
 /// record in the middle is an error too, but everything before it has already been handed
 /// to `on_event`, and `stats` (passed in so the caller keeps it either way) says how far
-/// the read got.
+/// the read got. With `read_ahead`, the input is read on a second thread.
 pub fn read_capture<R: BufRead + Send + 'static>(
     name: &str,
     mut reader: R,
     stats: &mut CaptureStats,
+    read_ahead: bool,
     mut on_event: impl FnMut(Event<'_>),
 ) -> Result<(), InputError> {
     // The header is read here, blocking only until it has arrived, so that a pipe is
@@ -80,7 +81,11 @@ pub fn read_capture<R: BufRead + Send + 'static>(
     let (format, head) = read_head(name, &mut reader)?;
     let mut dec = Decoder::default();
     let mut framer = Framer::new(name, format, &head, stats, &mut dec, &mut on_event)?;
-    let mut blocks = ReadAhead::spawn(reader);
+    let mut blocks = if read_ahead {
+        Blocks::ahead(reader)
+    } else {
+        Blocks::inline(reader)
+    };
     // A record that straddles two blocks, completed from the next one.
     let mut carry: Vec<u8> = Vec::new();
     while let Some(filled) = blocks.next() {
@@ -594,6 +599,7 @@ mod tests {
             name,
             BufReader::with_capacity(step.min(1 << 16), trickle),
             &mut stats,
+            step % 2 == 1,
             |ev| match ev {
                 Event::Packet(p) => packets.push((p.number, p.ts, p.linktype, p.data.to_vec())),
                 Event::TlsKeyLog(k) => packets.push((0, Timestamp::default(), 0, k.to_vec())),

@@ -1,16 +1,17 @@
-//! Reading ahead on a second thread, so that the kernel's copy of the next block (or the
-//! gzip inflation of it) runs while this thread parses the previous one.
+//! The input in blocks, read ahead on a second thread (or, with `--threads 1`, in line).
 //!
 //! On a warm page cache, copying a capture into user space was 30–40 % of a run
-//! (docs/performance.md): done on the same thread it adds to every other cost; done here it
-//! overlaps them. Blocks are recycled through a small pool, so memory stays at a few blocks
-//! whatever the input size, and each block is handed out as it arrives, so a pipe
-//! (`tcpdump -w - | certwire analyze -`) still streams packet by packet.
+//! (docs/performance.md): done on the parsing thread it adds to every other cost; done on
+//! a second thread it overlaps them, and so does gzip inflation. Blocks are recycled
+//! through a small pool, so memory stays at a few blocks whatever the input size, and each
+//! block is handed out as it arrives, so a pipe (`tcpdump -w - | certwire analyze -`) still
+//! streams packet by packet.
 
 use std::io::{ErrorKind, Read};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 
-/// Block size: small enough to stay in the L2 cache between the copy and the parse.
+/// Block size: small enough to stay in the L2 cache between the copy and the parse
+/// (4 MiB blocks were 20 % slower end to end, 128 KiB ones no faster).
 pub const BLOCK: usize = 512 << 10;
 /// Blocks read ahead of the parser. With the one being parsed and the one being filled,
 /// at most `AHEAD + 2` blocks exist.
@@ -22,54 +23,101 @@ pub struct Filled {
     pub len: usize,
 }
 
-/// The parser's end of the read-ahead thread.
-pub struct ReadAhead {
-    filled: Receiver<std::io::Result<Filled>>,
-    recycle: Sender<Vec<u8>>,
+/// The parser's end of the input.
+pub enum Blocks {
+    Ahead {
+        filled: Receiver<std::io::Result<Filled>>,
+        recycle: Sender<Vec<u8>>,
+    },
+    Inline {
+        reader: Box<dyn Read + Send>,
+        spare: Option<Vec<u8>>,
+    },
 }
 
-impl ReadAhead {
-    /// Start reading `reader` on its own thread. The thread ends at the end of the input,
-    /// at a read error (which it passes on), or when this `ReadAhead` is dropped and its
-    /// current read returns. It is not joined: a parser that stops early (a malformed
-    /// record) must not wait for a pipe that may never close.
-    pub fn spawn(mut reader: impl Read + Send + 'static) -> ReadAhead {
+impl Blocks {
+    /// Read `reader` on the calling thread, one block per [`Blocks::next`].
+    pub fn inline(reader: impl Read + Send + 'static) -> Blocks {
+        Blocks::Inline {
+            reader: Box::new(reader),
+            spare: None,
+        }
+    }
+
+    /// Read `reader` on its own thread. The thread ends at the end of the input, at a read
+    /// error (which it passes on), or when these `Blocks` are dropped and its current read
+    /// returns. It is not joined: a parser that stops early (a malformed record) must not
+    /// wait for a pipe that may never close. Without a thread to be had, reads in line.
+    pub fn ahead(reader: impl Read + Send + 'static) -> Blocks {
         let (tx, filled) = sync_channel(AHEAD);
         let (recycle, pool) = channel::<Vec<u8>>();
+        // The reader moves into the thread only if the thread starts; otherwise it comes
+        // back through this slot and is read in line.
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(reader)));
+        let theirs = slot.clone();
         let spawned = std::thread::Builder::new()
             .name("certwire-read".into())
-            .spawn(move || loop {
-                let mut buf = pool.try_recv().unwrap_or_else(|_| vec![0u8; BLOCK]);
-                let len = loop {
-                    match reader.read(&mut buf) {
-                        Ok(n) => break n,
-                        Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            .spawn(move || {
+                let Some(mut reader) = theirs.lock().ok().and_then(|mut r| r.take()) else {
+                    return;
+                };
+                loop {
+                    let mut buf = pool.try_recv().unwrap_or_else(|_| vec![0u8; BLOCK]);
+                    match read_block(&mut reader, &mut buf) {
+                        Ok(0) => return,
+                        Ok(len) => {
+                            if tx.send(Ok(Filled { buf, len })).is_err() {
+                                return;
+                            }
+                        }
                         Err(e) => {
                             let _ = tx.send(Err(e));
                             return;
                         }
                     }
-                };
-                if len == 0 || tx.send(Ok(Filled { buf, len })).is_err() {
-                    return;
                 }
             });
-        if let Err(e) = spawned {
-            // No thread to be had: report it as a read error on the first block.
-            let (tx, filled) = sync_channel(1);
-            let _ = tx.send(Err(e));
-            return ReadAhead { filled, recycle };
+        match spawned {
+            Ok(_) => Blocks::Ahead { filled, recycle },
+            Err(_) => match slot.lock().ok().and_then(|mut r| r.take()) {
+                Some(reader) => Blocks::inline(reader),
+                None => Blocks::Ahead { filled, recycle },
+            },
         }
-        ReadAhead { filled, recycle }
     }
 
     /// The next block, `None` at the end of the input.
     pub fn next(&mut self) -> Option<std::io::Result<Filled>> {
-        self.filled.recv().ok()
+        match self {
+            Blocks::Ahead { filled, .. } => filled.recv().ok(),
+            Blocks::Inline { reader, spare } => {
+                let mut buf = spare.take().unwrap_or_else(|| vec![0u8; BLOCK]);
+                match read_block(reader, &mut buf) {
+                    Ok(0) => None,
+                    Ok(len) => Some(Ok(Filled { buf, len })),
+                    Err(e) => Some(Err(e)),
+                }
+            }
+        }
     }
 
     /// Give a parsed block back for reuse.
-    pub fn recycle(&self, buf: Vec<u8>) {
-        let _ = self.recycle.send(buf);
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        match self {
+            Blocks::Ahead { recycle, .. } => {
+                let _ = recycle.send(buf);
+            }
+            Blocks::Inline { spare, .. } => *spare = Some(buf),
+        }
+    }
+}
+
+/// One read: whatever the input has (up to a block), so that a pipe is not waited on.
+fn read_block(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match reader.read(buf) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            other => return other,
+        }
     }
 }

@@ -22,7 +22,7 @@ fn frames(name: &str) -> Vec<(u16, Vec<u8>)> {
     let bytes = std::fs::read(&path).unwrap();
     let mut out = Vec::new();
     let mut stats = CaptureStats::default();
-    read_capture(name, std::io::Cursor::new(bytes), &mut stats, |ev| {
+    read_capture(name, std::io::Cursor::new(bytes), &mut stats, true, |ev| {
         if let Event::Packet(p) = ev {
             out.push((p.linktype, p.data.to_vec()));
         }
@@ -89,7 +89,7 @@ fn fast_path_agrees_with_the_general_path() {
         let bytes = std::fs::read(&path).unwrap();
         let mut all = Vec::new();
         let mut stats = CaptureStats::default();
-        let _ = read_capture(&name, std::io::Cursor::new(bytes), &mut stats, |ev| {
+        let _ = read_capture(&name, std::io::Cursor::new(bytes), &mut stats, true, |ev| {
             if let Event::Packet(p) = ev {
                 all.push((p.linktype, p.data.to_vec()));
             }
