@@ -3,8 +3,9 @@
 #   benches/compare.sh [SIZE_MIB] [SEED] [RUNS]      (defaults: 256 MiB, seed 1, 5 runs)
 # Builds in release mode, generates the capture with benches/generate.rs if it is not there
 # (in ${TMPDIR:-/tmp}), reads it once so that it is in the page cache, then runs the floor,
-# certwire on the file and certwire on stdin RUNS times, interleaved so that a change in
-# the machine's load hits all three alike. Prints, per program, the median and fastest wall
+# certwire on the file, on stdin, and on the file with --threads 1 (no read-ahead thread:
+# one core) RUNS times, interleaved so that a change in the machine's load hits them all
+# alike, then tshark once. Prints, per program, the median and fastest wall
 # time (bash's microsecond clock), throughput, CPU time (user + system, all threads) and
 # peak RSS (/usr/bin/time), then the ratio of medians to the floor and the handshakes
 # found against the generator's ground truth.
@@ -35,6 +36,7 @@ for _ in $(seq "$runs"); do
     run floor "$floor_bin" "$file"
     run certwire-file "$cw" analyze "$file" --format jsonl --no-default-certs
     run certwire-stdin sh -c "exec $cw analyze - --format jsonl --no-default-certs < '$file'"
+    run certwire-1thread "$cw" analyze "$file" --format jsonl --no-default-certs --threads 1
 done
 report() {  # label
     sort -n "$work/$1" | awk -v l="$1" -v b="$bytes" '
@@ -46,9 +48,9 @@ report() {  # label
             print med > "'"$work"'/median-" l
         }'
 }
-for l in floor certwire-file certwire-stdin; do report "$l"; done
+for l in floor certwire-file certwire-stdin certwire-1thread; do report "$l"; done
 f=$(cat "$work/median-floor")
-for l in certwire-file certwire-stdin; do
+for l in certwire-file certwire-stdin certwire-1thread; do
     awk -v f="$f" -v c="$(cat "$work/median-$l")" -v l="$l" \
         'BEGIN { printf "%s / floor (median wall time): %.2f  (target: at most 2)\n", l, c / f }'
 done
@@ -57,4 +59,6 @@ echo "handshakes reported: $found; ground truth: $(grep -o '"handshakes_on_targe
 if command -v tshark >/dev/null && [ "${TSHARK:-1}" != 0 ]; then
     run tshark tshark -r "$file" -Y 'tls.handshake.type == 11' -T fields -e tls.handshake.certificate
     report tshark
+    awk -v t="$(cat "$work/median-tshark")" -v c="$(cat "$work/median-certwire-file")" \
+        'BEGIN { printf "tshark / certwire-file (median wall time): %.0f\n", t / c }'
 fi
