@@ -45,6 +45,30 @@ fn decode_frames(b: Bencher) {
         });
 }
 
+/// Framing and record parsing of a whole capture held in memory, read in line and with
+/// the read-ahead thread (whose hand-offs cost more than they save on a file this small).
+#[divan::bench(args = [false, true])]
+fn frame_records(b: Bencher, read_ahead: bool) {
+    let bytes: std::sync::Arc<[u8]> = std::fs::read(format!(
+        "{}/captures/any-multi.pcapng",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .into();
+    b.counter(divan::counter::BytesCount::new(bytes.len()))
+        .bench(|| {
+            let mut n = 0usize;
+            let input = std::io::Cursor::new(bytes.clone());
+            read_capture("b", input, &mut CaptureStats::default(), read_ahead, |ev| {
+                if let Event::Packet(p) = ev {
+                    n += p.data.len();
+                }
+            })
+            .unwrap();
+            n
+        });
+}
+
 /// The server's stream of the first connection: (seq, payload) in capture order.
 fn server_segments() -> Vec<(u32, Vec<u8>)> {
     let segs: Vec<(u16, u16, u32, Vec<u8>)> = frames("kubelet-rotated-tls12.pcap")
