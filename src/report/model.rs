@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::correlate::{Candidate, LocalMatch, Role};
 use crate::local::{Problem, Searched};
+use crate::tls::names::Name;
 use crate::x509::CertSummary;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -144,10 +145,10 @@ pub struct ConnectionReport {
     pub alpn: Option<Vec<String>>,
     /// ALPN protocol the server selected (ServerHello or decrypted EncryptedExtensions).
     pub alpn_selected: Option<String>,
-    pub cipher_suite: Option<String>,
+    pub cipher_suite: Option<Name>,
     pub cipher_suite_id: Option<u16>,
     pub offered_tls_versions: Vec<&'static str>,
-    pub offered_cipher_suites: Vec<String>,
+    pub offered_cipher_suites: Vec<Name>,
     pub server_certificates: Option<Vec<PresentedCert>>,
     pub client_certificates: Option<Vec<PresentedCert>>,
     /// Certificate messages cut by missing bytes: the arrays above then hold only the
@@ -194,8 +195,8 @@ pub struct TruncatedMessage {
 #[derive(Debug, Clone, Serialize)]
 pub struct CertificateRequestReport {
     pub ca_names: Vec<String>,
-    pub signature_algorithms: Vec<String>,
-    pub certificate_types: Vec<String>,
+    pub signature_algorithms: Vec<Name>,
+    pub certificate_types: Vec<Name>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -1,5 +1,7 @@
 //! IANA names for the numbers on the wire, as reports and the components' logs spell them.
 
+use std::borrow::Cow;
+
 /// RFC 8446 §6 / RFC 5246 §7.2 AlertDescription, in the snake_case the RFCs (and Go's
 /// "remote error: tls: bad certificate" style messages, with spaces) use.
 pub fn alert_name(code: u8) -> Option<&'static str> {
@@ -55,16 +57,21 @@ pub fn version_name(v: u16) -> Option<&'static str> {
 }
 
 /// IANA cipher suite name (tls-parser's table), or the hex code when unknown.
-pub fn cipher_suite_name(id: u16) -> String {
+/// A name from a fixed table, or a number formatted for the rare value outside it: no
+/// allocation per name in the common case (a ClientHello offers ~30 cipher suites, and a
+/// busy capture has tens of thousands of them).
+pub type Name = Cow<'static, str>;
+
+pub fn cipher_suite_name(id: u16) -> Name {
     match tls_parser::TlsCipherSuite::from_id(id) {
-        Some(cs) => cs.name.to_string(),
-        None => format!("0x{id:04x}"),
+        Some(cs) => Cow::Borrowed(cs.name),
+        None => Cow::Owned(format!("0x{id:04x}")),
     }
 }
 
 /// IANA TLS SignatureScheme names (RFC 8446 §4.2.3) and the TLS 1.2 hash/signature pairs
 /// that do not coincide with one.
-pub fn signature_scheme_name(v: u16) -> String {
+pub fn signature_scheme_name(v: u16) -> Name {
     let s = match v {
         0x0201 => "rsa_pkcs1_sha1",
         0x0203 => "ecdsa_sha1",
@@ -92,23 +99,23 @@ pub fn signature_scheme_name(v: u16) -> String {
         0x081a => "ecdsa_brainpoolP256r1tls13_sha256",
         0x081b => "ecdsa_brainpoolP384r1tls13_sha384",
         0x081c => "ecdsa_brainpoolP512r1tls13_sha512",
-        _ => return format!("0x{v:04x}"),
+        _ => return Cow::Owned(format!("0x{v:04x}")),
     };
-    s.to_string()
+    Cow::Borrowed(s)
 }
 
 /// RFC 5246 §7.4.4 ClientCertificateType.
-pub fn certificate_type_name(v: u8) -> String {
-    match v {
-        1 => "rsa_sign".into(),
-        2 => "dss_sign".into(),
-        3 => "rsa_fixed_dh".into(),
-        4 => "dss_fixed_dh".into(),
-        64 => "ecdsa_sign".into(),
-        65 => "rsa_fixed_ecdh".into(),
-        66 => "ecdsa_fixed_ecdh".into(),
-        other => format!("{other}"),
-    }
+pub fn certificate_type_name(v: u8) -> Name {
+    Cow::Borrowed(match v {
+        1 => "rsa_sign",
+        2 => "dss_sign",
+        3 => "rsa_fixed_dh",
+        4 => "dss_fixed_dh",
+        64 => "ecdsa_sign",
+        65 => "rsa_fixed_ecdh",
+        66 => "ecdsa_fixed_ecdh",
+        other => return Cow::Owned(format!("{other}")),
+    })
 }
 
 pub fn handshake_type_name(t: u8) -> &'static str {
