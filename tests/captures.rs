@@ -822,6 +822,53 @@ fn parallel_inputs_merge_deterministically() {
     assert_eq!(got, expected);
 }
 
+/// The read-ahead thread changes where bytes are read, never what is reported: every
+/// sample capture gives the same document with `--threads 1` (read in line) as with the
+/// default, and the same again from stdin.
+#[test]
+fn reading_ahead_or_in_line_reports_the_same() {
+    for (file, _) in expected_files() {
+        let capture = file.trim_end_matches(".json").to_string();
+        let with = |extra: &[&str]| {
+            let mut args = vec!["analyze", capture.as_str(), "--format", "json"];
+            args.extend(extra);
+            let mut v = json_of(&certwire(&args), &capture);
+            v["inputs"][0]["path"] = Value::Null;
+            v
+        };
+        let ahead = with(&["--threads", "2"]);
+        assert!(
+            ahead["inputs"][0]["packets"].as_u64() > Some(0),
+            "{capture}"
+        );
+        assert_eq!(with(&["--threads", "1"]), ahead, "{capture}");
+        let bytes = std::fs::read(root().join(&capture)).unwrap();
+        let mut piped = json_of(
+            &certwire_stdin(
+                &["analyze", "-", "--format", "json", "--threads", "2"],
+                &bytes,
+            ),
+            &capture,
+        );
+        piped["inputs"][0]["path"] = Value::Null;
+        for c in piped["connections"].as_array_mut().unwrap() {
+            c["input"] = ahead["connections"][0]["input"].clone();
+        }
+        for w in piped["warnings"].as_array_mut().unwrap() {
+            w["input"] = Value::Null;
+        }
+        let mut ahead = ahead;
+        for w in ahead["warnings"].as_array_mut().unwrap() {
+            w["input"] = Value::Null;
+        }
+        assert_eq!(
+            piped["connections"], ahead["connections"],
+            "{capture} from stdin"
+        );
+        assert_eq!(piped["inputs"], ahead["inputs"], "{capture} from stdin");
+    }
+}
+
 /// The handshake message lengths inferred from encrypted record lengths are the ones
 /// tshark shows when it decrypts the same records (expected/*.records.json): each message
 /// is its 4-byte header plus tshark's tls.handshake.length.
