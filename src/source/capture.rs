@@ -81,6 +81,8 @@ pub fn read_capture<R: BufRead + Send + 'static>(
     let (format, head) = read_head(name, &mut reader)?;
     let mut dec = Decoder::default();
     let mut framer = Framer::new(name, format, &head, stats, &mut dec, &mut on_event)?;
+    // Only blocks read on the other core need fetching; in line, the copy left them here.
+    let prefetch_lead = if read_ahead { PREFETCH_LEAD } else { 0 };
     let mut blocks = if read_ahead {
         Blocks::ahead(reader)
     } else {
@@ -115,9 +117,15 @@ pub fn read_capture<R: BufRead + Send + 'static>(
             }
         }
         if carry.is_empty() {
+            let mut fetched = pos;
             while let Some(len) = framer.record_len(&data[pos..], stats)? {
                 if data.len() - pos < len {
                     break;
+                }
+                let lead = (pos + prefetch_lead).min(data.len());
+                while fetched < lead {
+                    prefetch(data, fetched);
+                    fetched += 64;
                 }
                 framer.record(&data[pos..pos + len], stats, &mut dec, &mut on_event)?;
                 pos += len;
@@ -133,6 +141,29 @@ pub fn read_capture<R: BufRead + Send + 'static>(
         stats.truncated_at = Some(framer.offset);
     }
     Ok(())
+}
+
+/// How far ahead of the record being parsed the block is fetched into this core's cache.
+/// The read-ahead thread wrote the block on the other core, and the first touch of every
+/// record header there was the parsing thread's hottest instruction (an eighth of all
+/// samples); fetching the stream ahead, as a hardware prefetcher would for a plain
+/// sequential read, takes it out of the profile. Reading in line, the prefetches only
+/// cost (5 % slower), so they are not issued.
+const PREFETCH_LEAD: usize = 32 << 10;
+
+#[inline(always)]
+fn prefetch(data: &[u8], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if at < data.len() {
+        // SAFETY: in bounds; a prefetch reads nothing architecturally and cannot fault.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                data.as_ptr().add(at).cast(),
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (data, at);
 }
 
 type FrameParser = fn(&[u8]) -> nom::IResult<&[u8], LegacyPcapBlock<'_>, PcapError<&[u8]>>;
