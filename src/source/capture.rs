@@ -467,7 +467,6 @@ fn fill_to<R: BufRead>(
 struct Decoder {
     interfaces: Vec<Interface>,
     legacy: Option<Interface>,
-    snaplen: u32,
 }
 
 impl Decoder {
@@ -484,7 +483,6 @@ impl Decoder {
                 stats.big_endian = h.magic_number == 0xd4c3_b2a1 || h.magic_number == 0x4d3c_b2a1;
                 let linktype = h.network.0 as u16;
                 stats.link_types.push(linktype);
-                self.snaplen = h.snaplen;
                 self.legacy = Some(Interface {
                     linktype,
                     resolution: if stats.nanosecond {
