@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use etherparse::{IpNumber, Ipv4HeaderSlice, Ipv6HeaderSlice, TcpHeaderSlice};
 
-use super::{linktype, TcpFlags, TcpSegment};
+use super::{linktype, TcpSegment};
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
@@ -76,22 +76,13 @@ pub(super) fn decode(lt: u16, frame: &[u8]) -> Option<TcpSegment<'_>> {
     };
     let tcp = TcpHeaderSlice::from_slice(transport).ok()?;
     let payload = &transport[tcp.slice().len()..];
-    Some(TcpSegment {
+    Some(TcpSegment::new(
         src,
         dst,
-        src_port: tcp.source_port(),
-        dst_port: tcp.destination_port(),
-        seq: tcp.sequence_number(),
-        ack: tcp.acknowledgment_number(),
-        flags: TcpFlags {
-            syn: tcp.syn(),
-            ack: tcp.ack(),
-            fin: tcp.fin(),
-            rst: tcp.rst(),
-        },
+        &tcp,
         payload,
-        payload_len: payload.len() as u32,
-    })
+        payload.len() as u32,
+    ))
 }
 
 /// The IP header's offset after a link header carrying an EtherType, if it is IP.

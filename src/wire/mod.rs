@@ -7,7 +7,9 @@
 
 use std::net::IpAddr;
 
-use etherparse::{EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use etherparse::{
+    EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket, TcpHeaderSlice, TransportSlice,
+};
 
 pub mod linktype {
     //! LINKTYPE_* values (tcpdump.org/linktypes.html) that certwire decodes.
@@ -69,6 +71,33 @@ pub enum Skip {
     UnsupportedLink,
     NotTcp,
     Malformed,
+}
+
+impl<'a> TcpSegment<'a> {
+    fn new(
+        src: IpAddr,
+        dst: IpAddr,
+        tcp: &TcpHeaderSlice<'_>,
+        payload: &'a [u8],
+        payload_len: u32,
+    ) -> Self {
+        TcpSegment {
+            src,
+            dst,
+            src_port: tcp.source_port(),
+            dst_port: tcp.destination_port(),
+            seq: tcp.sequence_number(),
+            ack: tcp.acknowledgment_number(),
+            flags: TcpFlags {
+                syn: tcp.syn(),
+                ack: tcp.ack(),
+                fin: tcp.fin(),
+                rst: tcp.rst(),
+            },
+            payload,
+            payload_len,
+        }
+    }
 }
 
 /// Decode a frame of link type `linktype` down to TCP.
@@ -152,22 +181,15 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, depth: u8) -> Result<TcpSegment<'a>,
             } else {
                 tcp.payload().len() as u32
             };
-            Ok(TcpSegment {
+            let header =
+                TcpHeaderSlice::from_slice(tcp.header_slice()).map_err(|_| Skip::Malformed)?;
+            Ok(TcpSegment::new(
                 src,
                 dst,
-                src_port: tcp.source_port(),
-                dst_port: tcp.destination_port(),
-                seq: tcp.sequence_number(),
-                ack: tcp.acknowledgment_number(),
-                flags: TcpFlags {
-                    syn: tcp.syn(),
-                    ack: tcp.ack(),
-                    fin: tcp.fin(),
-                    rst: tcp.rst(),
-                },
-                payload: tcp.payload(),
-                payload_len: payload_len.max(tcp.payload().len() as u32),
-            })
+                &header,
+                tcp.payload(),
+                payload_len.max(tcp.payload().len() as u32),
+            ))
         }
         None if depth == 0
             && !payload.fragmented
