@@ -51,6 +51,7 @@ struct Template {
     /// Expected leaf SHA-256 of the server and client, from the template's expected file
     /// (tshark), when the handshake is in the clear.
     server_sha: Option<String>,
+    client_sha: Option<String>,
     tls13: bool,
 }
 
@@ -116,6 +117,9 @@ fn templates(dir: &str, name: &str) -> Vec<Template> {
             frames,
             server_sha: conn
                 .and_then(|c| c["server_certificates"][0]["sha256"].as_str())
+                .map(str::to_string),
+            client_sha: conn
+                .and_then(|c| c["client_certificates"][0]["sha256"].as_str())
                 .map(str::to_string),
             tls13: conn.is_some_and(|c| c["tls_version"] == "1.3"),
         });
@@ -220,6 +224,7 @@ fn main() {
     let mut active: Vec<Flow> = Vec::new();
     let mut truth_handshakes = 0u64;
     let mut truth_by_server: BTreeMap<String, u64> = BTreeMap::new();
+    let mut truth_by_client: BTreeMap<String, u64> = BTreeMap::new();
     let mut truth_tls13 = 0u64;
     let (mut midstream, mut noise) = (0u64, 0u64);
     let mut next_port = 20_000u16;
@@ -275,6 +280,9 @@ fn main() {
                         }
                         if let Some(sha) = &t.server_sha {
                             *truth_by_server.entry(sha.clone()).or_default() += 1;
+                        }
+                        if let Some(sha) = &t.client_sha {
+                            *truth_by_client.entry(sha.clone()).or_default() += 1;
                         }
                     } else {
                         noise += 1;
@@ -433,7 +441,8 @@ fn main() {
         "midstream_flows": midstream,
         "noise_flows": noise,
         "server_leaf_sha256_counts": truth_by_server,
-        "templates": "kubelet-rotated-tls12.pcap, nanosecond.pcap (TLS 1.2), tls13-go.pcap (TLS 1.3); server leaf sha256 from their expected/*.json (tshark)",
+        "client_leaf_sha256_counts": truth_by_client,
+        "templates": "kubelet-rotated-tls12.pcap, nanosecond.pcap (TLS 1.2), tls13-go.pcap (TLS 1.3); server and client leaf sha256 from their expected/*.json (tshark)",
     });
     std::fs::write(
         format!("{out_path}.truth.json"),
