@@ -296,6 +296,7 @@ fn run_live(
     let mut number = 0u64;
     let mut reported = 0u64;
     let mut by_count = false;
+    let mut received = 0u64;
     while !STOP.load(Ordering::SeqCst) {
         if args.duration.is_some_and(|d| started.elapsed() >= d) {
             break;
@@ -308,7 +309,9 @@ fn run_live(
                 linktype: linktype::RAW,
                 data,
                 orig_len,
+                offset: received,
             };
+            received += data.len() as u64;
             analyzer.feed(&mut run, &p, &mut |c| {
                 reported += 1;
                 col.add(c);

@@ -139,7 +139,7 @@ impl Analyzer {
         match source::open_input(path) {
             Ok(input) => {
                 let gzip = input.gzip;
-                let mut report = self.analyze_reader(path, input.reader, sink);
+                let mut report = self.read_input(path, input.reader, input.size, sink);
                 report.gzip = gzip;
                 report
             }
@@ -161,10 +161,21 @@ impl Analyzer {
         reader: impl std::io::BufRead + Send + 'static,
         sink: &mut dyn FnMut(ConnectionReport),
     ) -> InputReport {
+        self.read_input(name, reader, None, sink)
+    }
+
+    /// `size`: the input's length when known, for the progress line.
+    fn read_input(
+        &mut self,
+        name: &str,
+        reader: impl std::io::BufRead + Send + 'static,
+        size: Option<u64>,
+        sink: &mut dyn FnMut(ConnectionReport),
+    ) -> InputReport {
         let mut run = self.begin(name);
         let mut stats = CaptureStats::default();
         let label = if name == "-" { "<stdin>" } else { name };
-        let mut progress = Progress::new(self.progress, label);
+        let mut progress = Progress::new(self.progress, label, size);
         let mut reported = 0u64;
         let result =
             source::read_capture(label, reader, &mut stats, self.read_ahead, |ev| match ev {
@@ -173,7 +184,7 @@ impl Analyzer {
                         reported += 1;
                         sink(c)
                     });
-                    progress.tick(p.number, run.report.tcp_segments_followed, reported);
+                    progress.tick(&p, run.report.tcp_segments_followed, reported);
                 }
                 // Flows created after this block decrypt with it (dumpcap and editcap write
                 // secrets blocks before the packets they decrypt).
@@ -466,17 +477,19 @@ impl Analyzer {
 struct Progress {
     on: bool,
     label: String,
+    size: Option<u64>,
     started: std::time::Instant,
     last: std::time::Instant,
     drawn: bool,
 }
 
 impl Progress {
-    fn new(on: bool, label: &str) -> Self {
+    fn new(on: bool, label: &str, size: Option<u64>) -> Self {
         let now = std::time::Instant::now();
         Progress {
             on,
             label: label.to_string(),
+            size,
             started: now,
             last: now,
             drawn: false,
@@ -484,16 +497,25 @@ impl Progress {
     }
 
     #[inline]
-    fn tick(&mut self, packets: u64, followed: u64, handshakes: u64) {
-        if !self.on || packets & 0xffff != 0 || self.last.elapsed().as_millis() < 500 {
+    fn tick(&mut self, p: &Packet<'_>, followed: u64, handshakes: u64) {
+        if !self.on || p.number & 0xffff != 0 || self.last.elapsed().as_millis() < 500 {
             return;
         }
         self.last = std::time::Instant::now();
         self.drawn = true;
+        let read = match self.size {
+            Some(size) if size > 0 => format!(
+                "{} of {} MB ({:.0} %)",
+                p.offset / 1_000_000,
+                size / 1_000_000,
+                p.offset as f64 * 100.0 / size as f64
+            ),
+            _ => format!("{} MB", p.offset / 1_000_000),
+        };
         eprint!(
-            "\rcertwire: {}: {} packets ({} followed), {} handshakes, {:.0} s",
+            "\rcertwire: {}: {read}, {} packets ({} followed), {} handshakes, {:.0} s",
             self.label,
-            packets,
+            p.number,
             followed,
             handshakes,
             self.started.elapsed().as_secs_f64()

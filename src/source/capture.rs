@@ -220,13 +220,14 @@ impl<'n> Framer<'n> {
                 }
                 framer.big_endian = h.is_bigendian();
                 framer.snaplen = h.snaplen;
-                dec.block(PcapBlockOwned::LegacyHeader(h), stats, on_event);
+                dec.block(PcapBlockOwned::LegacyHeader(h), 0, stats, on_event);
             }
             CaptureFormat::Pcapng => {
                 let (_, shb) = parse_sectionheaderblock(head).map_err(bad_header)?;
                 framer.big_endian = shb.big_endian();
                 dec.block(
                     PcapBlockOwned::NG(Block::SectionHeader(shb)),
+                    0,
                     stats,
                     on_event,
                 );
@@ -338,7 +339,7 @@ impl<'n> Framer<'n> {
             };
             self.malformed(stats, detail)
         })?;
-        dec.block(block, stats, on_event);
+        dec.block(block, self.offset, stats, on_event);
         self.offset += rec.len() as u64;
         stats.bytes = self.offset;
         Ok(())
@@ -473,6 +474,7 @@ impl Decoder {
     fn block<'a>(
         &mut self,
         block: PcapBlockOwned<'a>,
+        offset: u64,
         stats: &mut CaptureStats,
         on_event: &mut impl FnMut(Event<'a>),
     ) {
@@ -506,6 +508,7 @@ impl Decoder {
                         linktype: ifc.linktype,
                         data: &b.data[..caplen],
                         orig_len: b.origlen,
+                        offset,
                     }));
                 }
             }
@@ -546,6 +549,7 @@ impl Decoder {
                             linktype: ifc.linktype,
                             data: &epb.data[..caplen],
                             orig_len: epb.origlen,
+                            offset,
                         }));
                     }
                 }
@@ -559,6 +563,7 @@ impl Decoder {
                             linktype: ifc.linktype,
                             data: &spb.data[..caplen],
                             orig_len: spb.origlen,
+                            offset,
                         }));
                     }
                 }

@@ -13,6 +13,9 @@ const READ_BUFFER: usize = 64 << 10;
 pub struct InputReader {
     pub name: String,
     pub gzip: bool,
+    /// Bytes the capture will have, when known (a regular file, not compressed): for the
+    /// progress line.
+    pub size: Option<u64>,
     pub reader: Box<dyn BufRead + Send>,
 }
 
@@ -57,5 +60,18 @@ pub fn open_input(path: &str) -> Result<InputReader, InputError> {
     } else {
         Box::new(buffered)
     };
-    Ok(InputReader { name, gzip, reader })
+    let size = if gzip || path == "-" {
+        None
+    } else {
+        std::fs::metadata(path)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+    };
+    Ok(InputReader {
+        name,
+        gzip,
+        size,
+        reader,
+    })
 }

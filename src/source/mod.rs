@@ -63,6 +63,9 @@ pub struct Packet<'a> {
     /// The captured bytes (possibly fewer than `orig_len` when the snaplen cut the frame).
     pub data: &'a [u8],
     pub orig_len: u32,
+    /// Where the packet's record starts in the (decompressed) input; bytes received so
+    /// far on a live interface.
+    pub offset: u64,
 }
 
 #[cfg(test)]
