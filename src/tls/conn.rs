@@ -624,10 +624,10 @@ fn start_tls12(facts: &mut TlsFacts, dir: &mut DirState, keylog: Option<&KeyLog>
     ) else {
         return;
     };
-    let Some(master) = keylog.get(&ch.random).and_then(|s| s.master.as_ref()) else {
+    let Some(master) = keylog.get(&ch.random).and_then(|s| s.master) else {
         return;
     };
-    match tls12_keys(sh.cipher_suite, master, &ch.random, &sh.random) {
+    match tls12_keys(sh.cipher_suite, &master, &ch.random, &sh.random) {
         Ok((client, server)) => {
             dir.tls12 = Some(if Some(d) == facts.client_dir {
                 client

@@ -2,6 +2,7 @@
 //! Blocks, indexed by ClientHello random.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The secrets of one connection (one client random). Never printed: the Debug impls
 /// below say only which secrets are present.
@@ -15,9 +16,14 @@ pub struct Secrets {
     pub master: Option<Vec<u8>>,
 }
 
+/// Flows keep the key log as it was when they started (an `Arc`), and a pcapng file can
+/// carry a Decryption Secrets Block before every session: adding one must not copy the
+/// secrets read so far, or such a file costs time quadratic in its sessions. So each
+/// addition is a map of its own, shared between the copies; a copy costs a pointer per
+/// addition, and a lookup merges the additions in order.
 #[derive(Clone, Default)]
 pub struct KeyLog {
-    map: HashMap<[u8; 32], Secrets>,
+    additions: Vec<Arc<HashMap<[u8; 32], Secrets>>>,
     /// Lines that were neither comments, blank, nor a known label with hex fields.
     pub bad_lines: usize,
 }
@@ -37,7 +43,7 @@ impl std::fmt::Debug for Secrets {
 impl std::fmt::Debug for KeyLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyLog")
-            .field("connections", &self.map.len())
+            .field("additions", &self.additions.len())
             .field("bad_lines", &self.bad_lines)
             .finish()
     }
@@ -45,20 +51,34 @@ impl std::fmt::Debug for KeyLog {
 
 impl KeyLog {
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.additions.iter().all(|a| a.is_empty())
     }
 
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    pub fn get(&self, client_random: &[u8; 32]) -> Option<&Secrets> {
-        self.map.get(client_random)
+    /// The secrets for this client random, a later line overriding an earlier one
+    /// secret by secret, as if the key logs had been read into one map.
+    pub fn get(&self, client_random: &[u8; 32]) -> Option<Secrets> {
+        let mut found: Option<Secrets> = None;
+        for s in self.additions.iter().filter_map(|a| a.get(client_random)) {
+            let f = found.get_or_insert_with(Secrets::default);
+            for (into, from) in [
+                (&mut f.client_handshake, &s.client_handshake),
+                (&mut f.server_handshake, &s.server_handshake),
+                (&mut f.client_traffic_0, &s.client_traffic_0),
+                (&mut f.server_traffic_0, &s.server_traffic_0),
+                (&mut f.master, &s.master),
+            ] {
+                if from.is_some() {
+                    into.clone_from(from);
+                }
+            }
+        }
+        found
     }
 
     /// Add the lines of an NSS key log. Unknown labels (EXPORTER_SECRET, early traffic)
     /// are ignored; malformed lines are counted, never fatal.
     pub fn add_text(&mut self, text: &str) {
+        let mut map: HashMap<[u8; 32], Secrets> = HashMap::new();
         for line in text.lines() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -79,7 +99,7 @@ impl KeyLog {
                 self.bad_lines += 1;
                 continue;
             };
-            let e = self.map.entry(random).or_default();
+            let e = map.entry(random).or_default();
             match label {
                 "CLIENT_HANDSHAKE_TRAFFIC_SECRET" => e.client_handshake = Some(secret),
                 "SERVER_HANDSHAKE_TRAFFIC_SECRET" => e.server_handshake = Some(secret),
@@ -88,6 +108,9 @@ impl KeyLog {
                 "CLIENT_RANDOM" if secret.len() == 48 => e.master = Some(secret),
                 _ => {}
             }
+        }
+        if !map.is_empty() {
+            self.additions.push(Arc::new(map));
         }
     }
 }
@@ -120,5 +143,31 @@ mod tests {
         assert_eq!(s.server_handshake.as_deref(), Some(&[1u8; 32][..]));
         assert_eq!(s.master.as_deref(), Some(&[2u8; 48][..]));
         assert_eq!(k.bad_lines, 2);
+    }
+
+    #[test]
+    fn later_additions_override_secret_by_secret_and_copies_keep_their_view() {
+        let r = "cd".repeat(32);
+        let mut k = KeyLog::default();
+        k.add_text(&format!(
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET {r} {}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {r} {}\n",
+            "01".repeat(32),
+            "02".repeat(32)
+        ));
+        let before = k.clone();
+        k.add_text(&format!(
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET {r} {}\nCLIENT_TRAFFIC_SECRET_0 {r} {}\n",
+            "03".repeat(32),
+            "04".repeat(32)
+        ));
+        let s = k.get(&[0xcd; 32]).unwrap();
+        assert_eq!(s.client_handshake.as_deref(), Some(&[1u8; 32][..]));
+        assert_eq!(s.server_handshake.as_deref(), Some(&[3u8; 32][..]));
+        assert_eq!(s.client_traffic_0.as_deref(), Some(&[4u8; 32][..]));
+        // A flow that took its copy before the second block sees only the first.
+        let old = before.get(&[0xcd; 32]).unwrap();
+        assert_eq!(old.server_handshake.as_deref(), Some(&[2u8; 32][..]));
+        assert!(old.client_traffic_0.is_none());
+        assert!(k.get(&[0; 32]).is_none());
     }
 }
