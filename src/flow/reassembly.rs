@@ -147,9 +147,7 @@ impl Reassembler {
                     self.ooo_bytes += cost;
                 }
             }
-            if self.peer_acked_past_hole() {
-                self.force_gap(out);
-            }
+            self.gap_to_peer_ack(out);
         }
     }
 
@@ -162,19 +160,33 @@ impl Reassembler {
         if newer {
             self.peer_ack = Some(ack);
         }
-        if !self.ooo.is_empty() && self.peer_acked_past_hole() {
-            self.force_gap(out);
-        }
+        self.gap_to_peer_ack(out);
     }
 
-    fn peer_acked_past_hole(&self) -> bool {
-        match (self.peer_ack, self.next) {
-            (Some(ack), Some(next)) => {
-                let d = seq_diff(ack, next);
-                d > 0 && d <= i64::from(MAX_AHEAD)
-            }
-            _ => false,
+    /// While segments are held behind a hole, the peer's acknowledgement proves the bytes
+    /// it covers were sent and the capture missed them: those become a gap. Only those:
+    /// bytes beyond the acknowledgement may still arrive later in the capture (two
+    /// interfaces, reordering) and are waited for.
+    fn gap_to_peer_ack(&mut self, out: &mut impl FnMut(Chunk<'_>)) {
+        let (Some(ack), Some(next), Some((&first_held, _))) =
+            (self.peer_ack, self.next, self.ooo.iter().next())
+        else {
+            return;
+        };
+        let d = seq_diff(ack, next);
+        if d <= 0 || d > i64::from(MAX_AHEAD) {
+            return;
         }
+        let end = first_held.min(self.offset + d as u64);
+        if end > self.offset {
+            let len = end - self.offset;
+            out(Chunk::Gap {
+                offset: self.offset,
+                len,
+            });
+            self.advance(len);
+        }
+        self.drain(out);
     }
 
     /// The flow is over (FIN/RST/end of capture): everything still held is delivered with
@@ -300,6 +312,22 @@ mod tests {
         assert_eq!(log, ["aaaa"]);
         r.on_peer_ack(13, &mut |c| log.push(show(c)));
         assert_eq!(log, ["aaaa", "<gap 4+4>", "cccc"]);
+    }
+
+    #[test]
+    fn bytes_beyond_the_peer_ack_are_waited_for_not_swallowed() {
+        let mut r = Reassembler::default();
+        let mut log = vec![];
+        r.on_syn(0);
+        run(&mut r, 1, b"aa", &mut log);
+        run(&mut r, 7, b"dd", &mut log);
+        // The peer acknowledged up to offset 4: bytes 2..4 were missed by the capture.
+        r.on_peer_ack(5, &mut |c| log.push(show(c)));
+        assert_eq!(log, ["aa", "<gap 2+2>"]);
+        // Bytes 4..6 were not acknowledged yet; when they show up they are data.
+        run(&mut r, 5, b"cc", &mut log);
+        assert_eq!(log, ["aa", "<gap 2+2>", "cc", "dd"]);
+        assert_eq!(r.stats.retransmitted, 0);
     }
 
     #[test]
