@@ -278,7 +278,7 @@ impl<'n> Framer<'n> {
                     self.big_endian
                 };
                 let len = self.word(d, 4, big_endian) as usize;
-                if len > MAX_RECORD || len < 12 || len % 4 != 0 {
+                if !(12..=MAX_RECORD).contains(&len) || !len.is_multiple_of(4) {
                     return Err(
                         self.malformed(stats, format!("block claims a length of {len} bytes"))
                     );
