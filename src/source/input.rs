@@ -5,8 +5,9 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use crate::error::InputError;
 
-/// Only for sniffing the first bytes (gzip, capture format): the read-ahead thread's
-/// 512 KiB reads are larger, so they bypass this buffer and data is copied once, not twice.
+/// Only for sniffing the first bytes (gzip, capture format): the capture reader's reads
+/// (512 KiB read ahead, 64 KiB in line) are at least as large, so they bypass this buffer
+/// and data is copied once, not twice.
 const READ_BUFFER: usize = 64 << 10;
 
 /// A byte stream positioned at the start of a capture, already unwrapped from gzip.
