@@ -77,11 +77,7 @@ impl Reassembler {
         if missing == 0 || self.next != Some(end) {
             return;
         }
-        out(Chunk::Gap {
-            offset: self.offset,
-            len: u64::from(missing),
-        });
-        self.advance(u64::from(missing));
+        self.skip(u64::from(missing), out);
         self.drain(out);
     }
 
@@ -180,11 +176,7 @@ impl Reassembler {
         let end = first_held.min(self.offset + d as u64);
         if end > self.offset {
             let len = end - self.offset;
-            out(Chunk::Gap {
-                offset: self.offset,
-                len,
-            });
-            self.advance(len);
+            self.skip(len, out);
         }
         self.drain(out);
     }
@@ -203,11 +195,7 @@ impl Reassembler {
                 d -= 1;
             }
             if d > 0 && d <= i64::from(MAX_AHEAD) {
-                out(Chunk::Gap {
-                    offset: self.offset,
-                    len: d as u64,
-                });
-                self.advance(d as u64);
+                self.skip(d as u64, out);
             }
         }
     }
@@ -218,13 +206,18 @@ impl Reassembler {
         };
         if at > self.offset {
             let len = at - self.offset;
-            out(Chunk::Gap {
-                offset: self.offset,
-                len,
-            });
-            self.advance(len);
+            self.skip(len, out);
         }
         self.drain(out);
+    }
+
+    /// Report the next `len` bytes as missing and move past them.
+    fn skip(&mut self, len: u64, out: &mut impl FnMut(Chunk<'_>)) {
+        out(Chunk::Gap {
+            offset: self.offset,
+            len,
+        });
+        self.advance(len);
     }
 
     fn advance(&mut self, n: u64) {
