@@ -298,7 +298,9 @@ fn default_locations_are_searched_and_reported() {
         [
             "node/etc/kubernetes",
             "node/var/lib/kubelet/pki",
-            "node/var/lib/kubelet/config.yaml"
+            "node/var/lib/kubelet/config.yaml",
+            // The kubeconfig kubectl would use there (node/ has no home/).
+            "node/root/.kube/config"
         ]
     );
     let v = analyze(&["kubelet-rotated-tls12.pcap", "--no-default-certs"]);

@@ -157,6 +157,7 @@ pub fn build(
             },
             offset: g.offset,
             missing_bytes: g.len,
+            during_handshake: g.during_handshake,
         })
         .collect();
 
@@ -314,9 +315,10 @@ pub fn build(
         capture_time: flow.first_seen.secs,
         server_ip: flow.endpoints[server].ip(),
         client_flight_seen: f.ccs[client] || f.finished[client] || f.certificates[client].is_some(),
+        client_hello_seen: ch.is_some(),
     };
     let findings = crate::diagnose::diagnose(&ctx);
-    report.verdict = crate::diagnose::verdict(&findings);
+    report.verdict = crate::diagnose::verdict(&report, &findings);
     report.findings = findings;
     report
 }

@@ -69,7 +69,11 @@ impl Role {
             Role::EtcdPeer => via("--peer-cert-file"),
             Role::FrontProxy => via("--proxy-client-cert-file"),
             Role::KubeApiserver => via("flag:kube-apiserver --tls-cert-file"),
-            Role::KubeletServing => via("#tlsCertFile") || name == "kubelet.crt",
+            // tlsCertFile, the self-signed kubelet.crt, or (serverTLSBootstrap) the
+            // kubelet-server-current.pem symlink to kubelet-server-<timestamp>.pem.
+            Role::KubeletServing => {
+                via("#tlsCertFile") || name == "kubelet.crt" || name.starts_with("kubelet-server-")
+            }
             Role::EtcdServer => via("flag:etcd --cert-file"),
             Role::ControllerManagerServing | Role::SchedulerServing => false,
         }

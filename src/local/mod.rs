@@ -92,6 +92,30 @@ pub struct Flag {
     pub manifest: String,
 }
 
+/// A kubeconfig found among the node's files: which clusters (and servers) it names.
+#[derive(Debug, Clone)]
+pub struct Kubeconfig {
+    /// The file, as reported (the `path` of its embedded certificates).
+    pub path: String,
+    /// (cluster name, `server:` URL).
+    pub clusters: Vec<(String, Option<String>)>,
+}
+
+impl Kubeconfig {
+    /// The route naming this kubeconfig's CA of `cluster` (embedded `-data` or file form).
+    pub fn ca_route(&self, cluster: &str) -> String {
+        format!(
+            "kubeconfig:{}#clusters[{cluster}].certificate-authority",
+            self.path
+        )
+    }
+
+    /// The route naming a user's client certificate in this kubeconfig.
+    pub fn user_route(&self) -> String {
+        format!("kubeconfig:{}#users[", self.path)
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Inventory {
     pub root: Option<String>,
@@ -100,6 +124,9 @@ pub struct Inventory {
     pub flags: Vec<Flag>,
     /// The kubelet's `rotateCertificates`, when its config.yaml was found.
     pub kubelet_rotate_certificates: Option<bool>,
+    /// Every kubeconfig read, with its clusters' servers (to infer which CA a client that
+    /// dialed a server trusts).
+    pub kubeconfigs: Vec<Kubeconfig>,
     pub searched: Vec<Searched>,
     pub certs: Vec<LocalCert>,
     pub problems: Vec<Problem>,
@@ -136,6 +163,11 @@ pub fn scan(opts: &ScanOptions) -> Inventory {
         locations = DEFAULT_LOCATIONS
             .iter()
             .map(|l| (base.join(l), true))
+            .chain(
+                user_kubeconfigs(opts.root.as_deref())
+                    .into_iter()
+                    .map(|p| (p, true)),
+            )
             .collect();
     }
     for (loc, default) in locations {
@@ -154,6 +186,30 @@ pub fn scan(opts: &ScanOptions) -> Inventory {
         s.visit(&loc, 0);
     }
     s.finish()
+}
+
+/// The kubeconfigs kubectl would use: `$KUBECONFIG` and `~/.kube/config` of the user
+/// running certwire, or, in a copy of a node, `/root/.kube/config` and
+/// `/home/*/.kube/config`. A stale one of these is the commonest cause of "certificate
+/// signed by unknown authority" in kubectl.
+fn user_kubeconfigs(root: Option<&Path>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Some(root) = root else {
+        if let Some(list) = std::env::var_os("KUBECONFIG") {
+            out.extend(std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()));
+        }
+        if let Some(home) = std::env::var_os("HOME") {
+            out.push(PathBuf::from(home).join(".kube/config"));
+        }
+        return out;
+    };
+    out.push(root.join("root/.kube/config"));
+    if let Ok(rd) = std::fs::read_dir(root.join("home")) {
+        let mut homes: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        homes.sort();
+        out.extend(homes.into_iter().map(|h| h.join(".kube/config")));
+    }
+    out
 }
 
 struct Scanner {
@@ -407,6 +463,20 @@ impl Scanner {
         };
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         if doc.is_kubeconfig() {
+            self.inv.kubeconfigs.push(Kubeconfig {
+                path: display.to_string(),
+                clusters: doc
+                    .clusters
+                    .iter()
+                    .flatten()
+                    .map(|c| {
+                        (
+                            c.name.clone(),
+                            c.cluster.as_ref().and_then(|c| c.server.clone()),
+                        )
+                    })
+                    .collect(),
+            });
             for c in doc.clusters.iter().flatten() {
                 let Some(cluster) = &c.cluster else { continue };
                 let entry = format!("clusters[{}].certificate-authority", c.name);

@@ -213,6 +213,9 @@ pub struct GapReport {
     pub direction: &'static str,
     pub offset: u64,
     pub missing_bytes: u64,
+    /// The gap came before that direction's handshake was over (it may have taken
+    /// handshake messages); false: only application data is missing.
+    pub during_handshake: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

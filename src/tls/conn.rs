@@ -53,6 +53,9 @@ pub struct GapFact {
     pub dir: usize,
     pub offset: u64,
     pub len: u64,
+    /// The gap came before this direction's part of the handshake was over: it may have
+    /// taken handshake messages.
+    pub during_handshake: bool,
 }
 
 /// Everything learned about the handshake, in direction indices.
@@ -100,6 +103,16 @@ pub struct TlsFacts {
 }
 
 impl TlsFacts {
+    /// Direction `d` has sent all of its handshake: its Finished (TLS ≤ 1.2, or TLS 1.3
+    /// decrypted), or, TLS 1.3 without keys, the server reacted to the client's flight.
+    /// Reassembly reports gaps in stream order, so this is the state before the gap.
+    pub fn handshake_over(&self, d: usize) -> bool {
+        if self.tls13() && !self.decrypted[d] {
+            return self.server_reacted;
+        }
+        self.finished[d] || (!self.tls13() && self.app_data[d])
+    }
+
     pub fn tls13(&self) -> bool {
         self.server_hello
             .as_ref()
@@ -200,10 +213,12 @@ impl TlsConnection {
 
     pub fn on_gap(&mut self, d: usize, offset: u64, len: u64) {
         if self.facts.gaps.len() < MAX_GAPS {
+            let during_handshake = !self.facts.handshake_over(d);
             self.facts.gaps.push(GapFact {
                 dir: d,
                 offset,
                 len,
+                during_handshake,
             });
         } else {
             self.facts.gaps_not_listed += 1;

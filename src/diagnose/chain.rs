@@ -1,0 +1,458 @@
+//! The chain as Go's crypto/x509 `Verify` walks it: by signature up to a trusted CA, then
+//! the constraints along the path (CA flag, path length, validity of every certificate,
+//! extended key usage of every certificate).
+//!
+//! Names are not trust: a CA with the same subject but another key (what re-running
+//! `kubeadm init` produces) must fail here, as it fails in Go.
+
+use x509_parser::certificate::X509Certificate;
+use x509_parser::prelude::FromDer;
+
+use super::anchors::AnchorSet;
+use super::verifiers::{Verifier, Verifiers};
+use super::{side_name, Context, Finding, Severity};
+use crate::local::LocalCert;
+use crate::report::model::Side;
+use crate::x509::{rfc2253, rfc3339, sha256_hex};
+
+/// Chains longer than this are not followed (Go's limit is far larger; no Kubernetes
+/// chain comes close).
+const MAX_PATH: usize = 8;
+
+pub enum Verdict<'a> {
+    /// The chain verifies up to this trusted CA, through the presented certificates at
+    /// these positions (the leaf first).
+    Trusted {
+        anchor: &'a LocalCert,
+        path: Vec<usize>,
+    },
+    /// It does not: the certificate where the walk stopped, and why.
+    Unknown {
+        stopped_at: String,
+        issuer: String,
+        evidence: Vec<String>,
+        /// Go's UnknownAuthorityError hint: a trusted CA of the same name whose key does
+        /// not verify the signature.
+        hint: Option<String>,
+    },
+}
+
+fn parse(der: &[u8]) -> Option<X509Certificate<'_>> {
+    X509Certificate::from_der(der).ok().map(|(_, c)| c)
+}
+
+/// Walk from the leaf through the presented intermediates to a trusted CA, checking each
+/// signature (x509-parser with ring: RSA PKCS#1/PSS, ECDSA P-256/P-384, Ed25519).
+pub fn verify<'a>(chain: &[Vec<u8>], anchors: &[&'a LocalCert]) -> Option<Verdict<'a>> {
+    let parsed: Vec<Option<X509Certificate<'_>>> = chain.iter().map(|d| parse(d)).collect();
+    let leaf = parsed.first()?.as_ref()?;
+    let anchor_certs: Vec<Option<X509Certificate<'_>>> =
+        anchors.iter().map(|a| parse(&a.der)).collect();
+    let mut cur = leaf;
+    let mut path = vec![0];
+    for _ in 0..MAX_PATH {
+        for (i, a) in anchor_certs.iter().enumerate() {
+            let Some(a) = a else { continue };
+            if a.subject().as_raw() == cur.issuer().as_raw()
+                && cur.verify_signature(Some(a.public_key())).is_ok()
+            {
+                return Some(Verdict::Trusted {
+                    anchor: anchors[i],
+                    path,
+                });
+            }
+        }
+        let next = parsed.iter().enumerate().find(|(i, p)| {
+            p.as_ref().is_some_and(|p| {
+                !path.contains(i)
+                    && p.subject().as_raw() == cur.issuer().as_raw()
+                    && cur.verify_signature(Some(p.public_key())).is_ok()
+            })
+        });
+        match next {
+            Some((i, Some(p))) => {
+                path.push(i);
+                cur = p;
+            }
+            _ => break,
+        }
+    }
+    Some(unknown(cur, &parsed, anchors, &anchor_certs))
+}
+
+fn unknown<'a>(
+    cur: &X509Certificate<'_>,
+    parsed: &[Option<X509Certificate<'_>>],
+    anchors: &[&'a LocalCert],
+    anchor_certs: &[Option<X509Certificate<'_>>],
+) -> Verdict<'a> {
+    let issuer = rfc2253(cur.issuer());
+    let mut evidence = vec![format!(
+        "{} is issued by {issuer}{}",
+        rfc2253(cur.subject()),
+        authority_key_id(cur)
+            .map(|k| format!(" (authority key id {k})"))
+            .unwrap_or_default()
+    )];
+    if let Some(p) = parsed
+        .iter()
+        .flatten()
+        .find(|p| p.subject().as_raw() == cur.issuer().as_raw())
+    {
+        evidence.push(format!(
+            "the presented {issuer} has key sha256 {}",
+            sha256_hex(p.public_key().raw)
+        ));
+    }
+    let mut hint = None;
+    for (i, a) in anchor_certs.iter().enumerate() {
+        let Some(a) = a else { continue };
+        let same_name = a.subject().as_raw() == cur.issuer().as_raw();
+        if same_name && hint.is_none() {
+            hint = Some(go_hint(a));
+        }
+        evidence.push(format!(
+            "trusted CA {} ({}) has key sha256 {}{}{}",
+            rfc2253(a.subject()),
+            anchors[i].location(),
+            sha256_hex(a.public_key().raw),
+            anchors[i].summary.subject_key_id.as_ref().map(|k| format!(" (subject key id {k})")).unwrap_or_default(),
+            if same_name { ": same name, but the signature does not verify with its key (a different CA with the same name)" } else { "" }
+        ));
+    }
+    Verdict::Unknown {
+        stopped_at: rfc2253(cur.subject()),
+        issuer,
+        evidence,
+        hint,
+    }
+}
+
+/// Go's `UnknownAuthorityError.Error()` suffix when a candidate CA of the right name failed
+/// the signature check: ` (possibly because of "ERR" while trying to verify candidate
+/// authority certificate "NAME")`, NAME being its CN, else its first O, else its serial.
+fn go_hint(ca: &X509Certificate<'_>) -> String {
+    use x509_parser::public_key::PublicKey;
+    let err = match ca.public_key().parsed() {
+        Ok(PublicKey::RSA(_)) => "crypto/rsa: verification error",
+        Ok(PublicKey::EC(_)) => "x509: ECDSA verification failure",
+        _ => "x509: signature verification failure",
+    };
+    let subject = rfc2253(ca.subject());
+    let name = super::cn(&subject)
+        .map(str::to_string)
+        .or_else(|| super::orgs(&subject).first().map(|o| o.to_string()))
+        .unwrap_or_else(|| format!("serial:{}", ca.raw_serial_as_string()));
+    format!(" (possibly because of \"{err}\" while trying to verify candidate authority certificate \"{name}\")")
+}
+
+fn authority_key_id(c: &X509Certificate<'_>) -> Option<String> {
+    c.extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            x509_parser::extensions::ParsedExtension::AuthorityKeyIdentifier(a) => {
+                a.key_identifier.as_ref().map(|k| crate::x509::hex(k.0))
+            }
+            _ => None,
+        })
+}
+
+/// `unknown-authority`, `incompatible-key-usage`, `ca-constraints`, and `expired` /
+/// `not-yet-valid` of the trusted CA itself, for each side's chain against the CAs its
+/// verifier trusts.
+pub fn run(ctx: &Context<'_>, verifiers: &Verifiers, out: &mut Vec<Finding>) {
+    for side in [Side::Server, Side::Client] {
+        let v = verifiers.of(side);
+        let Some(chain) = ctx.chain(side).filter(|c| !c.is_empty()) else {
+            continue;
+        };
+        // An unparseable leaf says nothing about its chain or its usages.
+        if ctx.leaf(side).is_some_and(|l| l.error.is_some()) {
+            continue;
+        }
+        key_usage_of_leaf(ctx, side, v, out);
+        let Some(inv) = ctx.inventory else { continue };
+        let mut failing = Vec::new();
+        let mut passing = Vec::new();
+        for set in &v.anchors {
+            match verify(chain, &set.resolve(inv)) {
+                Some(Verdict::Trusted { anchor, path }) => {
+                    passing.push(set);
+                    along_path(ctx, side, v, chain, &path, anchor, set, out);
+                }
+                Some(u @ Verdict::Unknown { .. }) => failing.push((set, u)),
+                None => {}
+            }
+        }
+        if let Some((
+            set,
+            Verdict::Unknown {
+                stopped_at,
+                issuer,
+                evidence,
+                hint,
+            },
+        )) = failing.into_iter().next()
+        {
+            out.push(unknown_authority(
+                ctx, side, v, set, &passing, stopped_at, issuer, evidence, hint,
+            ));
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn unknown_authority(
+    ctx: &Context<'_>,
+    side: Side,
+    v: &Verifier,
+    set: &AnchorSet,
+    passing: &[&AnchorSet],
+    stopped_at: String,
+    issuer: String,
+    mut evidence: Vec<String>,
+    hint: Option<String>,
+) -> Finding {
+    let peer = side_name(side);
+    let inv = ctx.inventory.expect("anchors come from an inventory");
+    // A CA among the local files that does sign it (e.g. the rogue one), if any.
+    let all: Vec<&LocalCert> = inv.certs.iter().filter(|c| c.keys.is_ca).collect();
+    if let Some(Verdict::Trusted { anchor: ca, .. }) = verify(ctx.chain(side).unwrap_or(&[]), &all)
+    {
+        evidence.push(format!(
+            "it verifies with {} (key sha256 {}; found locally, not trusted by {})",
+            ca.location(),
+            sha256_hex(&ca.keys.spki_der),
+            v.name
+        ));
+    }
+    if let Some(why) = &set.inferred {
+        evidence.push(why.clone());
+    }
+    for p in passing {
+        evidence.push(format!(
+            "it does verify against {} ({}): a client configured with that one accepts it",
+            p.source,
+            p.resolve(inv)
+                .iter()
+                .map(|c| c.location())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let anchors = set
+        .resolve(inv)
+        .iter()
+        .map(|a| a.location())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let whose = if passing.is_empty() {
+        String::new()
+    } else {
+        format!(" if it used {}", set.source)
+    };
+    let x509 = format!(
+        "x509: certificate signed by unknown authority{}",
+        hint.unwrap_or_default()
+    );
+    Finding::new(
+        "unknown-authority",
+        Severity::Error,
+        format!("{peer}[0]"),
+        format!("the {peer}'s chain ({stopped_at}, issued by {issuer}) does not verify against the CA {} trusts{whose} ({anchors})", v.name),
+    )
+    .rejection_logged(ctx, v, side, &x509)
+    .rejected_by(super::other(side), v.layer)
+    .with_evidence(evidence)
+}
+
+impl Finding {
+    fn with_evidence(mut self, e: Vec<String>) -> Self {
+        self.evidence.extend(e);
+        self
+    }
+}
+
+fn has_eku(ekus: &[String], eku: &str) -> bool {
+    // No extendedKeyUsage extension means any usage (RFC 5280 §4.2.1.12; Go agrees).
+    ekus.is_empty() || ekus.iter().any(|e| e == eku || e == "anyExtendedKeyUsage")
+}
+
+/// `incompatible-key-usage` of the leaf. Source: Go crypto/x509 `Verify` with `KeyUsages`
+/// ClientAuth (a server verifying a client) or ServerAuth (a client verifying a server):
+/// "x509: certificate specifies an incompatible key usage". Go ignores keyUsage bits, and so
+/// does OpenSSL for an ECDHE key exchange; a keyUsage at odds with the key exchange is noted
+/// as info.
+fn key_usage_of_leaf(ctx: &Context<'_>, side: Side, v: &Verifier, out: &mut Vec<Finding>) {
+    let Some(c) = ctx.leaf(side) else { return };
+    if !has_eku(&c.extended_key_usage, v.eku) {
+        out.push(
+            Finding::new(
+                "incompatible-key-usage",
+                Severity::Error,
+                format!("{}[0]", side_name(side)),
+                format!(
+                    "{} certificate {} lacks extended key usage {}",
+                    side_name(side),
+                    c.subject.clone().unwrap_or_default(),
+                    v.eku
+                ),
+            )
+            .evidence(format!(
+                "extendedKeyUsage: {}",
+                c.extended_key_usage.join(", ")
+            ))
+            .rejection_logged(
+                ctx,
+                v,
+                side,
+                "x509: certificate specifies an incompatible key usage",
+            )
+            .rejected_by(super::other(side), v.layer),
+        );
+    }
+    if side == Side::Server && !c.key_usage.is_empty() {
+        let suite = ctx.conn.cipher_suite.as_deref().unwrap_or("");
+        let needs = if suite.starts_with("TLS_RSA_") {
+            "keyEncipherment"
+        } else {
+            "digitalSignature"
+        };
+        if !suite.is_empty() && !c.key_usage.iter().any(|k| k == needs) {
+            out.push(
+                Finding::new(
+                    "incompatible-key-usage",
+                    Severity::Info,
+                    "server[0]",
+                    format!("server certificate keyUsage lacks {needs}, which {suite} uses (RFC 5246 §7.4.2); Go and OpenSSL do not check it, stricter TLS stacks may"),
+                )
+                .evidence(format!("keyUsage: {}", c.key_usage.join(", "))),
+            );
+        }
+    }
+}
+
+/// Along a verified path: the intermediates' CA flag and path length, every certificate's
+/// validity (the trusted CA's too), and every certificate's extended key usage (Go checks
+/// the whole chain: an intermediate restricted to serverAuth cannot issue client
+/// certificates).
+#[allow(clippy::too_many_arguments)]
+fn along_path(
+    ctx: &Context<'_>,
+    side: Side,
+    v: &Verifier,
+    chain: &[Vec<u8>],
+    path: &[usize],
+    anchor: &LocalCert,
+    set: &AnchorSet,
+    out: &mut Vec<Finding>,
+) {
+    let peer = side_name(side);
+    let parsed: Vec<X509Certificate<'_>> = path.iter().filter_map(|&i| parse(&chain[i])).collect();
+    let Some(root) = parse(&anchor.der) else {
+        return;
+    };
+    let push = |out: &mut Vec<Finding>,
+                code,
+                subject: String,
+                message: String,
+                x509: String,
+                evidence: String| {
+        out.push(
+            Finding::new(code, Severity::Error, subject, message)
+                .evidence(evidence)
+                .rejection_logged(ctx, v, side, &x509)
+                .rejected_by(super::other(side), v.layer),
+        );
+    };
+    // Intermediates: CA flag and path length (crypto/x509 `isValid`).
+    for (n, (cert, &pos)) in parsed.iter().zip(path).enumerate().skip(1) {
+        let name = rfc2253(cert.subject());
+        let bc = cert
+            .basic_constraints()
+            .ok()
+            .flatten()
+            .map(|b| b.value.clone());
+        if !bc.as_ref().is_some_and(|b| b.ca) {
+            push(out, "ca-constraints", format!("{peer}[{pos}]"), format!("{name} signs the {peer}'s certificate but is not a CA (basicConstraints CA:FALSE or missing)"), "x509: certificate is not authorized to sign other certificates".into(), format!("{peer}[{pos}] is used as an intermediate"));
+        } else if let Some(len) = bc.and_then(|b| b.path_len_constraint) {
+            let below = n.saturating_sub(1) as u32;
+            if below > len {
+                push(
+                    out,
+                    "ca-constraints",
+                    format!("{peer}[{pos}]"),
+                    format!("{name} allows {len} intermediate(s) below it, the chain has {below}"),
+                    "x509: too many intermediates for path length constraint".into(),
+                    format!("pathLenConstraint {len}"),
+                );
+            }
+        }
+        if let Some(eku) = cert_ekus(cert).filter(|e| !has_eku(e, v.eku)) {
+            push(out, "incompatible-key-usage", format!("{peer}[{pos}]"), format!("the intermediate {name} restricts extended key usage to {}, so it cannot issue {} certificates (Go checks the whole chain)", eku.join(", "), v.eku), "x509: certificate specifies an incompatible key usage".into(), format!("extendedKeyUsage of {name}: {}", eku.join(", ")));
+        }
+    }
+    // The trusted CA itself.
+    let t = ctx.capture_time;
+    let (nb, na) = (
+        root.validity().not_before.timestamp(),
+        root.validity().not_after.timestamp(),
+    );
+    let ca = format!(
+        "trusted CA {} ({})",
+        rfc2253(root.subject()),
+        anchor.location()
+    );
+    let now = rfc3339(t);
+    if t > na || t < nb {
+        let (code, when, bound) = if t > na {
+            ("expired", "after", na)
+        } else {
+            ("not-yet-valid", "before", nb)
+        };
+        push(out, code, "trusted-ca".into(), format!("the {ca} that {} trusts is {} at capture time", v.name, if t > na { "expired" } else { "not yet valid" }), format!("x509: certificate has expired or is not yet valid: current time {now} is {when} {}", rfc3339(bound)), format!("{} from {}", set.source, anchor.location()));
+    }
+    if let Some(eku) = cert_ekus(&root).filter(|e| !has_eku(e, v.eku)) {
+        push(
+            out,
+            "incompatible-key-usage",
+            "trusted-ca".into(),
+            format!(
+                "the {ca} restricts extended key usage to {}",
+                eku.join(", ")
+            ),
+            "x509: certificate specifies an incompatible key usage".into(),
+            format!("{} from {}", set.source, anchor.location()),
+        );
+    }
+}
+
+fn cert_ekus(c: &X509Certificate<'_>) -> Option<Vec<String>> {
+    let eku = c.extended_key_usage().ok().flatten()?.value;
+    let mut out = Vec::new();
+    if eku.any {
+        out.push("anyExtendedKeyUsage".to_string());
+    }
+    if eku.server_auth {
+        out.push("serverAuth".into());
+    }
+    if eku.client_auth {
+        out.push("clientAuth".into());
+    }
+    if eku.code_signing {
+        out.push("codeSigning".into());
+    }
+    if eku.email_protection {
+        out.push("emailProtection".into());
+    }
+    if eku.time_stamping {
+        out.push("timeStamping".into());
+    }
+    if eku.ocsp_signing {
+        out.push("OCSPSigning".into());
+    }
+    for o in &eku.other {
+        out.push(o.to_id_string());
+    }
+    Some(out)
+}
