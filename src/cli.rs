@@ -119,6 +119,9 @@ pub enum FailOn {
     Error,
     /// Any error or warning finding.
     Warning,
+    /// Any error or warning finding, or a connection whose outcome the capture does not
+    /// show (verdict UNKNOWN: encrypted without keys, cut off).
+    Unknown,
 }
 
 /// `90s`, `2m`, `1h`, `500ms`, or plain seconds.

@@ -74,6 +74,11 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         },
         None => None,
     };
+    // A --certs path that does not exist is a mistake, not an empty node.
+    if let Some(missing) = args.certs.iter().find(|p| p.symlink_metadata().is_err()) {
+        eprintln!("certwire: --certs {}: does not exist", missing.display());
+        return Ok(exit::USAGE);
+    }
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(File::create(path).map_err(|source| {
             OutputError::Write {
@@ -122,7 +127,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         out: &mut out,
         format: args.format,
         streaming: args.format == Format::Jsonl || stream_table,
-        with_local: inventory.is_some(),
+        with_local: inventory.as_ref().is_some_and(|i| !i.certs.is_empty()),
         connections: Vec::new(),
         summary: Summary::default(),
         next_id: 0,
@@ -180,6 +185,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         connections,
         warnings: std::mem::take(&mut analyzer.warnings),
         summary,
+        notices: local_notices(inventory.as_deref()),
         local_certificates: inventory.as_deref().map(|inv| LocalReport {
             root: inv.root.clone(),
             searched: inv.searched.clone(),
@@ -206,6 +212,9 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
     let failing = match args.fail_on {
         Some(FailOn::Error) => report.summary.errors > 0,
         Some(FailOn::Warning) => report.summary.errors + report.summary.warnings > 0,
+        Some(FailOn::Unknown) => {
+            report.summary.errors + report.summary.warnings + report.summary.unknown_verdicts > 0
+        }
         None => false,
     };
     Ok(if bad_input {
@@ -436,6 +445,38 @@ impl PcapWriter {
             source,
         })
     }
+}
+
+/// Said once per report when presented certificates cannot be matched to files (instead
+/// of "in no local file" on every certificate): nothing searched, or nothing found.
+fn local_notices(inv: Option<&Inventory>) -> Vec<String> {
+    let Some(inv) = inv else {
+        return vec!["no local files were searched (--no-default-certs): certificates are not matched to files and trust is not judged".into()];
+    };
+    if !inv.certs.is_empty() {
+        return Vec::new();
+    }
+    let searched: Vec<&str> = inv
+        .searched
+        .iter()
+        .filter(|s| s.exists)
+        .map(|s| s.path.as_str())
+        .collect();
+    let mut n = if searched.is_empty() {
+        format!(
+            "no local certificate files found ({} do not exist): certificates are not matched to files and trust is not judged; give --certs DIR, or --root DIR for a copy of a node",
+            inv.searched.iter().map(|s| s.path.as_str()).collect::<Vec<_>>().join(", ")
+        )
+    } else {
+        format!(
+            "no certificates found in {}: certificates are not matched to files and trust is not judged",
+            searched.join(", ")
+        )
+    };
+    if inv.root.is_none() && inv.problems.iter().any(|p| p.reason.contains("--root")) {
+        n.push_str("; a copy of a node? give its top folder with --root");
+    }
+    vec![n]
 }
 
 /// The node's certificate files: `--certs`, or the standard locations (under `--root` when

@@ -103,6 +103,7 @@ pub fn build(
                 inv,
                 Side::Client,
                 role,
+                server_role,
                 client_keys.as_deref(),
             ));
         }
@@ -110,6 +111,7 @@ pub fn build(
             candidates.extend(candidates_not_presented(
                 inv,
                 Side::Server,
+                server_role,
                 server_role,
                 server_keys.as_deref(),
             ));

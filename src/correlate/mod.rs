@@ -89,13 +89,22 @@ pub fn local_matches(inv: &Inventory, presented: &CertKeys) -> Vec<LocalMatch> {
 }
 
 /// The local certificates that `side` could have presented but did not: same subject as
-/// its leaf, or configured for its role.
+/// its leaf, or configured for its role, and never one that the node's configuration uses
+/// only towards another server (no etcd certificate for a kubelet connection).
 pub fn candidates_not_presented(
     inv: &Inventory,
     side: Side,
     role: Option<Role>,
+    server_role: Option<Role>,
     chain: Option<&[Option<CertKeys>]>,
 ) -> Vec<Candidate> {
+    let elsewhere = |c: &LocalCert| {
+        let Some(server) = server_role else {
+            return false;
+        };
+        let mut uses = Role::ALL.iter().filter(|r| r.is_configured(c)).peekable();
+        uses.peek().is_some() && uses.all(|r| r.server() != Some(server))
+    };
     let leaf = chain.and_then(|c| c.first()).and_then(|k| k.as_ref());
     let presented: Vec<[u8; 32]> = chain
         .unwrap_or(&[])
@@ -105,10 +114,13 @@ pub fn candidates_not_presented(
         .collect();
     inv.certs
         .iter()
-        .filter(|c| !c.keys.is_ca && !presented.contains(&c.keys.sha256))
+        .filter(|c| !c.keys.is_ca && !presented.contains(&c.keys.sha256) && !elsewhere(c))
         .filter(|c| {
             leaf.is_some_and(|l| l.subject == c.keys.subject)
-                || role.is_some_and(|r| r.is_configured(c))
+                // A kubelet's certificate names its node: another node's kubelet could
+                // not have presented this node's files.
+                || (role.is_some_and(|r| r.is_configured(c))
+                    && !(role == Some(Role::KubeletClient) && leaf.is_some()))
         })
         .map(|c| Candidate {
             side,

@@ -28,6 +28,37 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 14] = [
+        Role::KubeletClient,
+        Role::Admin,
+        Role::ControllerManager,
+        Role::Scheduler,
+        Role::ApiserverToKubelet,
+        Role::ApiserverToEtcd,
+        Role::EtcdHealthcheck,
+        Role::EtcdPeer,
+        Role::FrontProxy,
+        Role::KubeApiserver,
+        Role::KubeletServing,
+        Role::EtcdServer,
+        Role::ControllerManagerServing,
+        Role::SchedulerServing,
+    ];
+
+    /// The server a certificate of this role is presented to (client roles), or the
+    /// server itself (server roles); None for the front proxy (aggregated servers).
+    pub fn server(self) -> Option<Role> {
+        match self {
+            Role::KubeletClient | Role::Admin | Role::ControllerManager | Role::Scheduler => {
+                Some(Role::KubeApiserver)
+            }
+            Role::ApiserverToKubelet => Some(Role::KubeletServing),
+            Role::ApiserverToEtcd | Role::EtcdHealthcheck => Some(Role::EtcdServer),
+            Role::FrontProxy => None,
+            server => Some(server),
+        }
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             Role::KubeletClient => "the kubelet's client certificate",

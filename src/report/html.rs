@@ -63,6 +63,9 @@ pub fn write_html(report: &Report, out: &mut dyn Write) -> Result<(), OutputErro
         "<p><b>{} connection(s)</b>: {} completed, {} failed, {} incomplete, {} unknown (encrypted: {}, with capture gaps: {}). Findings: {}.</p>",
         s.connections, s.completed, s.failed, s.incomplete, s.unknown, s.encrypted, s.with_gaps, esc(&findings_summary(s))
     )?;
+    for line in notice_lines(report) {
+        writeln!(out, "<p class=\"notice\">{}</p>", esc(&line))?;
+    }
     if !report.warnings.is_empty() {
         writeln!(out, "<h2>Warnings</h2><ul>")?;
         for w in &report.warnings {
@@ -93,7 +96,7 @@ pub fn write_html(report: &Report, out: &mut dyn Write) -> Result<(), OutputErro
         writeln!(out, "</table>")?;
     }
     for c in &report.connections {
-        write_connection(c, report.local_certificates.is_some(), out)?;
+        write_connection(c, report.local_matching(), out)?;
     }
     writeln!(out, "</body></html>")?;
     Ok(())
@@ -222,6 +225,9 @@ fn write_connection(
                 esc(&f.subject),
                 esc(&f.message)
             )?;
+            if let Some(w) = when_text(f) {
+                writeln!(out, "<br>when: {}", esc(w))?;
+            }
             if let Some(l) = &f.logged_as {
                 writeln!(out, "<br>logged as: <code>{}</code>", esc(l))?;
             }

@@ -50,6 +50,9 @@ pub fn write_markdown(report: &Report, out: &mut dyn Write) -> Result<(), Output
         s.connections, s.completed, s.failed, s.incomplete, s.unknown, s.encrypted, s.with_gaps
     )?;
     writeln!(out, "Findings: {}.\n", cell(&findings_summary(s)))?;
+    for line in notice_lines(report) {
+        writeln!(out, "> {}\n", cell(&line))?;
+    }
     if !report.connections.is_empty() {
         writeln!(
             out,
@@ -196,6 +199,9 @@ pub fn write_markdown(report: &Report, out: &mut dyn Write) -> Result<(), Output
                     cell(&f.subject),
                     cell(&f.message)
                 )?;
+                if let Some(w) = when_text(f) {
+                    writeln!(out, "  - when: {w}")?;
+                }
                 if let Some(l) = &f.logged_as {
                     writeln!(out, "  - logged as: {}", code(l))?;
                 }
@@ -205,7 +211,7 @@ pub fn write_markdown(report: &Report, out: &mut dyn Write) -> Result<(), Output
             }
             writeln!(out)?;
         }
-        if report.local_certificates.is_some() {
+        if report.local_matching() {
             let lines: Vec<String> = local_file_lines(c)
                 .into_iter()
                 .chain(c.candidates_not_presented.iter().map(candidate_line))

@@ -19,9 +19,21 @@ pub struct Report {
     pub connections: Vec<ConnectionReport>,
     pub warnings: Vec<Warning>,
     pub summary: Summary,
+    /// What limits the whole report, said once (e.g. no local certificate files, so no
+    /// certificate is matched to a file and trust is not judged).
+    pub notices: Vec<String>,
     /// The node files searched for certificates; null when none were (--no-default-certs
     /// and no --certs).
     pub local_certificates: Option<LocalReport>,
+}
+
+impl Report {
+    /// Presented certificates were matched against local certificate files.
+    pub fn local_matching(&self) -> bool {
+        self.local_certificates
+            .as_ref()
+            .is_some_and(|l| l.certificates > 0)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -246,6 +258,9 @@ pub struct Summary {
     pub findings: std::collections::BTreeMap<&'static str, usize>,
     pub errors: usize,
     pub warnings: usize,
+    /// Connections whose verdict is UNKNOWN: nothing wrong was found, but the capture did
+    /// not show the outcome (encrypted TLS 1.3 without keys, a handshake cut off).
+    pub unknown_verdicts: usize,
 }
 
 impl Summary {
@@ -262,6 +277,9 @@ impl Summary {
         }
         if !c.gaps.is_empty() {
             self.with_gaps += 1;
+        }
+        if c.verdict.starts_with("UNKNOWN") {
+            self.unknown_verdicts += 1;
         }
         for f in &c.findings {
             *self.findings.entry(f.code).or_default() += 1;

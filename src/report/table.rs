@@ -196,5 +196,8 @@ pub fn write_footer(report: &Report, out: &mut dyn Write) -> Result<(), OutputEr
         inputs.join("; ")
     )?;
     writeln!(out, "findings: {}", findings_summary(s))?;
+    for line in notice_lines(report) {
+        writeln!(out, "{line}")?;
+    }
     Ok(())
 }

@@ -191,7 +191,52 @@ pub fn candidate_line(cand: &crate::correlate::Candidate) -> String {
     }
 }
 
-/// A finding as lines of text: the headline, then what is logged and the evidence.
+/// When a finding is acted on, and whether the capture shows it, in a few words.
+pub fn when_text(f: &crate::diagnose::Finding) -> Option<&'static str> {
+    use crate::diagnose::{Layer, Observed};
+    Some(match (f.layer?, f.observed?) {
+        (Layer::Tls, Observed::Confirmed) => "rejected in the TLS handshake (seen in the capture)",
+        (Layer::Tls, Observed::Contradicted) => {
+            "a verifying peer rejects it in the handshake; this one did not"
+        }
+        (Layer::Tls, Observed::Unknown) => {
+            "rejected in the TLS handshake (not seen in the capture)"
+        }
+        (Layer::Authentication, Observed::Confirmed) => "rejected after the handshake (seen)",
+        (Layer::Authentication, Observed::Contradicted) => {
+            "accepted after the handshake, against the prediction"
+        }
+        (Layer::Authentication, Observed::Unknown) => {
+            "rejected after the handshake: HTTP 401/403 per request (inside the encrypted data)"
+        }
+    })
+}
+
+/// Report-wide notices, and the local files that could not be used (at most
+/// `MAX_PROBLEM_LINES`; JSON has them all).
+pub fn notice_lines(report: &crate::report::model::Report) -> Vec<String> {
+    const MAX_PROBLEM_LINES: usize = 20;
+    let mut v: Vec<String> = report
+        .notices
+        .iter()
+        .map(|n| format!("note: {n}"))
+        .collect();
+    if let Some(local) = &report.local_certificates {
+        for p in local.problems.iter().take(MAX_PROBLEM_LINES) {
+            v.push(format!("local file problem: {}: {}", p.path, p.reason));
+        }
+        if local.problems.len() > MAX_PROBLEM_LINES {
+            v.push(format!(
+                "... and {} more local file problem(s) (--format json lists them all)",
+                local.problems.len() - MAX_PROBLEM_LINES
+            ));
+        }
+    }
+    v
+}
+
+/// A finding as lines of text: the headline, then when it acts, what is logged and the
+/// evidence.
 pub fn finding_lines(f: &crate::diagnose::Finding) -> Vec<String> {
     let mut v = vec![format!(
         "[{}] {} ({}): {}",
@@ -200,6 +245,9 @@ pub fn finding_lines(f: &crate::diagnose::Finding) -> Vec<String> {
         f.subject,
         f.message
     )];
+    if let Some(w) = when_text(f) {
+        v.push(format!("    when: {w}"));
+    }
     if let Some(l) = &f.logged_as {
         v.push(format!("    logged as: {l}"));
     }
@@ -210,12 +258,16 @@ pub fn finding_lines(f: &crate::diagnose::Finding) -> Vec<String> {
 }
 
 pub fn findings_summary(s: &Summary) -> String {
+    let unknown = match s.unknown_verdicts {
+        0 => String::new(),
+        n => format!("; {n} connection(s) with an UNKNOWN outcome"),
+    };
     if s.findings.is_empty() {
-        return "no findings".into();
+        return format!("no findings{unknown}");
     }
     let by_code: Vec<String> = s.findings.iter().map(|(k, v)| format!("{k} {v}")).collect();
     format!(
-        "{} error(s), {} warning(s); by code: {}",
+        "{} error(s), {} warning(s); by code: {}{unknown}",
         s.errors,
         s.warnings,
         by_code.join(", ")
