@@ -252,3 +252,182 @@ fn table_and_markdown_show_verdicts_findings_and_a_summary() {
         assert!(text.contains("expired 1"), "{format}: summary by code");
     }
 }
+
+/// A completed handshake never carries an error whose meaning is "this handshake is
+/// rejected": every TLS-layer prediction on a completed handshake is contradicted and at
+/// most a warning, on every sample capture.
+#[test]
+fn a_completed_handshake_carries_no_tls_rejection_error() {
+    for e in std::fs::read_dir(root()).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().to_string();
+        if !(name.ends_with(".pcap") || name.ends_with(".pcapng")) {
+            continue;
+        }
+        let v = analyze(&[&name, "--root", "node"]);
+        for c in v["connections"].as_array().unwrap() {
+            if c["handshake"] != "completed" {
+                continue;
+            }
+            for f in c["findings"].as_array().unwrap() {
+                if f["layer"] == "tls" {
+                    assert_ne!(f["severity"], "error", "{name} #{}: {f}", c["id"]);
+                    assert_ne!(f["observed"], "confirmed", "{name} #{}: {f}", c["id"]);
+                }
+            }
+        }
+    }
+}
+
+/// Encrypted TLS 1.3 without keys is UNKNOWN, never OK, and --fail-on unknown counts it.
+#[test]
+fn an_outcome_not_seen_is_unknown_not_ok() {
+    let v = analyze(&["tls13-openssl.pcap", "--root", "node"]);
+    for c in v["connections"].as_array().unwrap() {
+        assert!(
+            s(&c["verdict"]).starts_with("UNKNOWN: encrypted"),
+            "{}",
+            c["verdict"]
+        );
+    }
+    assert_eq!(v["summary"]["unknown_verdicts"], 2);
+    let with_keys = analyze(&[
+        "tls13-openssl.pcap",
+        "--root",
+        "node",
+        "--keylog",
+        "keylogs/tls13-openssl.pcap.keys",
+    ]);
+    assert_eq!(with_keys["connections"][0]["verdict"], "OK");
+    for (args, status) in [
+        (vec!["tls13-openssl.pcap", "--fail-on", "unknown"], 4),
+        (vec!["tls13-openssl.pcap", "--fail-on", "warning"], 0),
+        (
+            vec![
+                "tls13-openssl.pcap",
+                "--keylog",
+                "keylogs/tls13-openssl.pcap.keys",
+                "--fail-on",
+                "unknown",
+            ],
+            0,
+        ),
+    ] {
+        let mut all = vec!["analyze"];
+        all.extend(&args);
+        all.extend(["--root", "node"]);
+        assert_eq!(certwire(&all).status.code(), Some(status), "{args:?}");
+    }
+    // A handshake cut off by the filter is not OK either.
+    let v = analyze(&["filtered-0x16.pcap", "--no-default-certs"]);
+    assert!(!s(&v["connections"][0]["verdict"]).starts_with("OK"));
+}
+
+/// No local file searched, or none found: said once in every format, not "in no local
+/// file" per certificate; a --certs path that does not exist is an error.
+#[test]
+fn no_local_files_is_said_once_in_every_format() {
+    let v = analyze(&["kubelet-rotated-tls12.pcap", "--no-default-certs"]);
+    assert!(
+        s(&v["notices"][0]).contains("no local files were searched"),
+        "{}",
+        v["notices"]
+    );
+    let v = analyze(&[
+        "kubelet-rotated-tls12.pcap",
+        "--root",
+        "does-not-exist-here",
+    ]);
+    assert!(
+        s(&v["notices"][0]).contains("no local certificate files found"),
+        "{}",
+        v["notices"]
+    );
+    for format in ["table", "markdown", "html"] {
+        let out = certwire(&[
+            "analyze",
+            "kubelet-rotated-tls12.pcap",
+            "--no-default-certs",
+            "-f",
+            format,
+        ]);
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(
+            text.matches("no local files were searched").count(),
+            1,
+            "{format}"
+        );
+        assert!(!text.contains("in no local file"), "{format}");
+    }
+    let out = certwire(&[
+        "analyze",
+        "kubelet-rotated-tls12.pcap",
+        "--certs",
+        "no/such/dir",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--certs no/such/dir: does not exist"));
+}
+
+/// The local file problems, with the --root hint, reach every renderer; --certs on a copy
+/// of a node raises no wrong-file that --root does not.
+#[test]
+fn local_problems_reach_every_renderer_and_certs_is_no_worse_than_root() {
+    for format in ["table", "markdown", "html"] {
+        let out = certwire(&[
+            "analyze",
+            "kubeconfig-go-sll2.pcap",
+            "--certs",
+            "node",
+            "-f",
+            format,
+        ]);
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("kubelet-client-current.pem"), "{format}");
+        assert!(text.contains("give its top folder with --root"), "{format}");
+    }
+    for capture in [
+        "kubelet-rotated-tls12.pcap",
+        "broken-certs.pcap",
+        "rogue-ca-sll.pcap",
+        "kubelet-serving-ipv6.pcapng",
+    ] {
+        let by_root = analyze(&[capture, "--root", "node"]);
+        let by_certs = analyze(&[capture, "--certs", "node"]);
+        for (i, c) in by_certs["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
+            if c["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["code"] == "wrong-file")
+            {
+                assert!(
+                    codes(&by_root, i + 1).contains(&("w".into(), "wrong-file".into())),
+                    "{capture} #{}",
+                    i + 1
+                );
+            }
+        }
+    }
+}
+
+/// Candidates not presented are certificates the node uses towards that server only.
+#[test]
+fn candidates_are_limited_to_the_connections_server() {
+    let v = analyze(&["kubelet-serving-ipv6.pcapng", "--root", "node"]);
+    for cand in v["connections"][0]["candidates_not_presented"]
+        .as_array()
+        .unwrap()
+    {
+        let path = s(&cand["path"]);
+        assert!(
+            !path.contains("/etcd/"),
+            "an etcd certificate offered for a kubelet connection: {path}"
+        );
+        assert!(!path.contains("apiserver-etcd-client"), "{path}");
+    }
+}

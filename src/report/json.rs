@@ -31,6 +31,7 @@ struct SummaryLine<'a> {
     inputs: &'a [InputReport],
     warnings: &'a [Warning],
     summary: &'a Summary,
+    notices: &'a [String],
     local_certificates: &'a Option<LocalReport>,
 }
 
@@ -63,6 +64,7 @@ pub fn write_jsonl_summary(report: &Report, out: &mut dyn Write) -> Result<(), O
         inputs: &report.inputs,
         warnings: &report.warnings,
         summary: &report.summary,
+        notices: &report.notices,
         local_certificates: &report.local_certificates,
     };
     serde_json::to_writer(&mut *out, &line)?;
