@@ -3,8 +3,9 @@
 //!
 //! The modules follow the data: [`source`] (captures) → [`wire`] (link/IP/TCP views) →
 //! [`flow`] (per-connection reassembly) → [`tls`] (records, handshake messages, connection
-//! facts) → [`x509`] (certificate summaries) → [`report`] (owned model and renderers).
-//! [`analyze`] wires them together.
+//! facts) → [`x509`] (certificate summaries) → [`local`] (the node's files) → [`correlate`]
+//! (which file, which role) → [`diagnose`] (findings) → [`model`] (the owned,
+//! serialisable result) → [`report`] (renderers). [`analyze`] wires them together.
 
 pub mod analyze;
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod diagnose;
 pub mod error;
 pub mod flow;
 pub mod local;
+pub mod model;
 pub mod report;
 pub mod run;
 pub mod source;

@@ -11,9 +11,7 @@ use crate::analyze::{Analyzer, Options};
 use crate::cli::{exit, AnalyzeArgs, FailOn};
 use crate::error::OutputError;
 use crate::local::{self, Inventory, ScanOptions};
-use crate::report::model::{
-    ConnectionReport, InputReport, LocalReport, Meta, Report, Summary, Warning,
-};
+use crate::model::{ConnectionReport, InputReport, LocalReport, Meta, Report, Summary, Warning};
 use crate::report::{html, json, markdown, table, Format};
 use crate::source::live::{LiveCapture, LiveOptions};
 use crate::source::Packet;

@@ -3,7 +3,7 @@
 use crate::correlate::{self, candidates_not_presented};
 use crate::flow::{Flow, TcpEnd};
 use crate::local::Inventory;
-use crate::report::model::*;
+use crate::model::*;
 use crate::tls::conn::TlsFacts;
 use crate::tls::names;
 use crate::x509::{CertCache, CertKeys};

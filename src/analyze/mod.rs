@@ -8,7 +8,7 @@ use crate::flow::{
     Flow, FlowKey, FlowTable, Slot, IDLE_TIMEOUT_SECS, MAX_BUFFERED_BYTES, MAX_FLOWS,
 };
 use crate::local::Inventory;
-use crate::report::model::{ConnectionReport, InputReport, Warning};
+use crate::model::{ConnectionReport, InputReport, Warning};
 use crate::source::{self, CaptureStats, Event, Packet, Timestamp};
 use crate::tls::keylog::KeyLog;
 use crate::tls::record::{plausible_header, CT_HANDSHAKE};

@@ -10,7 +10,7 @@ pub use role::{client_role, server_role, Role};
 pub use size::{size_check, SizeCandidate, SizeCheck};
 
 use crate::local::{Inventory, LocalCert};
-use crate::report::model::Side;
+use crate::model::Side;
 use crate::x509::CertKeys;
 
 /// How strongly a local certificate matches a presented one, strongest first.

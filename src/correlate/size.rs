@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::local::{location, Inventory, LocalCert};
-use crate::report::model::Side;
+use crate::model::Side;
 use crate::tls::infer::certificate_message_len;
 
 #[derive(Debug, Clone, Serialize)]

@@ -7,7 +7,7 @@
 //! unsupported_certificate by the X509_V_ERR_* of the failure).
 
 use super::{other, side_name, Context, Finding, Layer, Observed, Severity};
-use crate::report::model::Side;
+use crate::model::Side;
 
 /// Go crypto/tls `alert.String()`.
 fn go_alert_text(code: u8) -> &'static str {

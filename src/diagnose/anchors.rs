@@ -8,7 +8,7 @@ use super::verifiers::Model;
 use super::Context;
 use crate::correlate::Role;
 use crate::local::{Inventory, LocalCert};
-use crate::report::model::Side;
+use crate::model::Side;
 
 /// One set of trusted CAs, as one configuration names it.
 #[derive(Debug, Clone)]

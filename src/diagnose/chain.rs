@@ -12,7 +12,7 @@ use super::anchors::AnchorSet;
 use super::verifiers::{Verifier, Verifiers};
 use super::{side_name, Context, Finding, Severity};
 use crate::local::LocalCert;
-use crate::report::model::Side;
+use crate::model::Side;
 use crate::x509::{rfc2253, rfc3339, sha256_hex};
 
 /// Chains longer than this are not followed (Go's limit is far larger; no Kubernetes

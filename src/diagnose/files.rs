@@ -11,7 +11,7 @@ use super::verifiers::apiserver::remote_node;
 use super::{cn, side_name, Context, Finding, Severity};
 use crate::correlate::Role;
 use crate::local::{Inventory, LocalCert};
-use crate::report::model::Side;
+use crate::model::Side;
 
 pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let Some(inv) = ctx.inventory else { return };
@@ -88,7 +88,7 @@ fn wrong_file(
     inv: &Inventory,
     side: Side,
     role: Role,
-    presented: &crate::report::model::PresentedCert,
+    presented: &crate::model::PresentedCert,
     configured: &[&LocalCert],
 ) -> Finding {
     let what = match presented.local_files.first() {

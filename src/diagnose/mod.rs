@@ -23,7 +23,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::local::Inventory;
-use crate::report::model::{ConnectionReport, Handshake, PresentedCert, Side, Visibility};
+use crate::model::{ConnectionReport, Handshake, PresentedCert, Side, Visibility};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

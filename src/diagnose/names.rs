@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use super::verifiers::Verifiers;
 use super::{cn, Context, Finding, Severity};
-use crate::report::model::{PresentedCert, Side};
+use crate::model::{PresentedCert, Side};
 
 pub fn run(ctx: &Context<'_>, verifiers: &Verifiers, out: &mut Vec<Finding>) {
     let Some(c) = ctx.leaf(Side::Server) else {

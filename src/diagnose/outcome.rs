@@ -6,7 +6,7 @@
 
 use super::verifiers::{Verifier, Verifiers, Verifies};
 use super::{other, side_name, Context, Finding, Layer, Observed, Severity};
-use crate::report::model::Side;
+use crate::model::Side;
 
 pub fn reconcile(ctx: &Context<'_>, verifiers: &Verifiers, out: &mut [Finding]) {
     for f in out.iter_mut() {

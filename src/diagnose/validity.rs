@@ -5,7 +5,7 @@
 
 use super::verifiers::Verifiers;
 use super::{other, side_name, Context, Finding, Severity};
-use crate::report::model::Side;
+use crate::model::Side;
 use crate::x509::rfc3339;
 
 /// Days before expiry (at capture time) from which `expires-soon` warns (when less than

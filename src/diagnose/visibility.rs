@@ -2,7 +2,7 @@
 //! could not show, and what would let it be judged.
 
 use super::{Context, Finding, Layer, Observed, Severity};
-use crate::report::model::{Side, Visibility};
+use crate::model::{Side, Visibility};
 
 pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     incomplete(ctx, out);

@@ -1,9 +1,11 @@
-//! Reports: the owned model and one renderer per format, each writing to any `io::Write`.
+//! Reports: one renderer per format, each writing to any `io::Write`. They render what
+//! the analysis decided ([`crate::model`], with [`crate::diagnose`]'s findings and
+//! [`crate::correlate`]'s matches); nothing upstream imports this module.
 
 pub mod html;
 pub mod json;
 pub mod markdown;
-pub mod model;
+pub use crate::model;
 pub mod table;
 mod text;
 

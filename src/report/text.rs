@@ -214,7 +214,7 @@ pub fn when_text(f: &crate::diagnose::Finding) -> Option<&'static str> {
 
 /// Report-wide notices, and the local files that could not be used (at most
 /// `MAX_PROBLEM_LINES`; JSON has them all).
-pub fn notice_lines(report: &crate::report::model::Report) -> Vec<String> {
+pub fn notice_lines(report: &crate::model::Report) -> Vec<String> {
     const MAX_PROBLEM_LINES: usize = 20;
     let mut v: Vec<String> = report
         .notices

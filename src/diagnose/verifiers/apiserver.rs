@@ -13,7 +13,7 @@ use super::super::chain::{verify, Verdict};
 use super::super::{cn, orgs, Context, Finding, Layer, Severity};
 use super::Verifier;
 use crate::local::{Inventory, LocalCert};
-use crate::report::model::{PresentedCert, Side};
+use crate::model::{PresentedCert, Side};
 
 pub fn unable_to_authenticate(leaf: Option<&PresentedCert>, x509: &str) -> String {
     format!(

@@ -7,7 +7,7 @@
 
 use super::super::{cn, Context, Finding, Severity};
 use super::{Model, Verifier};
-use crate::report::model::Side;
+use crate::model::Side;
 
 /// etcd's log line for a handshake it refused with `err`. Go 1.19 (Debian's etcd) words a
 /// failed client verification "tls: failed to verify client certificate: x509: …"; Go ≥

@@ -25,7 +25,7 @@ pub fn apiserver_verifies_kubelets(inv: Option<&Inventory>) -> Verifies {
 /// made in memory at start (CN `localhost@<unix time>`) unless given --tls-cert-file:
 /// nothing on disk holds it, and scrapers must skip verification or pin it.
 pub fn self_signed_secure_port(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    let Some(leaf) = ctx.leaf(crate::report::model::Side::Server) else {
+    let Some(leaf) = ctx.leaf(crate::model::Side::Server) else {
         return;
     };
     let self_signed = leaf.subject.is_some() && leaf.subject == leaf.issuer;

@@ -9,7 +9,7 @@
 
 use super::super::{Context, Finding, Layer, Severity};
 use super::Verifier;
-use crate::report::model::{PresentedCert, Side};
+use crate::model::{PresentedCert, Side};
 
 pub fn unable_to_authenticate(leaf: Option<&PresentedCert>, x509: &str) -> String {
     format!(

@@ -18,7 +18,7 @@ mod kubelet;
 use super::anchors::{self, Anchors};
 use super::{Context, Finding, Layer};
 use crate::correlate::Role;
-use crate::report::model::Side;
+use crate::model::Side;
 
 /// The component whose behaviour a verifier follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,7 +220,7 @@ fn no_client_certificate(ctx: &Context<'_>, v: &Verifier, out: &mut Vec<Finding>
         // Not seen: only meaningful when nothing is missing and the client went on with its
         // flight (a client that rejected the server's certificate never sends one).
         None => {
-            c.visibility != crate::report::model::Visibility::Encrypted
+            c.visibility != crate::model::Visibility::Encrypted
                 && c.gaps.is_empty()
                 && ctx.client_flight_seen
         }
@@ -289,7 +289,7 @@ pub fn rejection_log(ctx: &Context<'_>, v: &Verifier, presenter: Side, x509: &st
 /// The x509 authenticator's `certificateIdentifier` (k8s.io/apiserver
 /// pkg/authentication/request/x509): serial in decimal, key identifiers in colon-separated
 /// upper-case hex, empty when absent.
-pub fn certificate_identifier(c: Option<&crate::report::model::PresentedCert>) -> String {
+pub fn certificate_identifier(c: Option<&crate::model::PresentedCert>) -> String {
     let Some(c) = c else {
         return "SN=?, SKID=, AKID=".into();
     };

@@ -1,5 +1,6 @@
-//! The report: owned, serialisable, and the public JSON schema (docs/report-schema.md).
-//! Renderers read only this model.
+//! The result of an analysis: owned, serialisable, and the public JSON schema
+//! (docs/report-schema.md). Built by `analyze` from the flow's facts, `correlate` and
+//! `diagnose`; the renderers in `report` read only this.
 
 use std::sync::Arc;
 
