@@ -100,18 +100,24 @@ fn from_certificate_request(ctx: &Context<'_>, inv: &Inventory) -> Option<Anchor
         .filter(|(_, c)| !c.has_route("--requestheader-client-ca-file") && !is_front_proxy_ca(c))
         .map(|(i, _)| i)
         .collect();
-    // Of several same-name CAs, the ones the node's configuration uses (a CA file under
-    // the node's PKI or in a kubeconfig), not a stray copy.
-    let configured: Vec<usize> = named
+    // Of several same-name CAs, the node's own CA files (its PKI directory) first, then
+    // the CAs its components' kubeconfigs carry; a user's kubeconfig or a stray copy last.
+    let tier = |i: &usize| {
+        let c = &inv.certs[*i];
+        if c.path.contains("/pki/") && c.entry.as_deref().is_none_or(|e| e.starts_with('#')) {
+            0
+        } else if c.path.contains("etc/kubernetes/") {
+            1
+        } else {
+            2
+        }
+    };
+    let best = named.iter().map(tier).min();
+    let certs: Vec<usize> = named
         .iter()
         .copied()
-        .filter(|&i| !inv.certs[i].via.is_empty() || inv.certs[i].path.contains("/pki/"))
+        .filter(|i| Some(tier(i)) == best)
         .collect();
-    let certs = if configured.is_empty() {
-        named
-    } else {
-        configured
-    };
     let mut s = set(certs, "the CertificateRequest's CA names")?;
     s.inferred = Some(format!(
         "inferred: no configuration of this server was found; local CA certificates named in its CertificateRequest ({})",
@@ -167,7 +173,10 @@ pub fn of_client(ctx: &Context<'_>, model: Model) -> Anchors {
         .collect(),
         _ => Vec::new(),
     };
-    if model == Model::ApiserverToKubelet {
+    // A component uses its own kubeconfig; only kubectl-like clients (and clients certwire
+    // cannot name) may have used another one, such as a stale ~/.kube/config.
+    let kubectl_like = matches!(ctx.conn.role, Some(Role::Admin) | None);
+    if model == Model::ApiserverToKubelet || !(kubectl_like || sets.is_empty()) {
         return sets;
     }
     // Kubeconfigs that hold the client certificate presented, or whose server is the one

@@ -15,11 +15,59 @@ use super::Verifier;
 use crate::local::{Inventory, LocalCert};
 use crate::model::{PresentedCert, Side};
 
-pub fn unable_to_authenticate(leaf: Option<&PresentedCert>, x509: &str) -> String {
-    format!(
-        "\"Unable to authenticate the request\" err=\"verifying certificate {} failed: {x509}\"",
+/// The line `WithAuthentication` logs. With a requestheader (front-proxy) CA configured,
+/// the union authenticator tries the front-proxy verifier first and aggregates both errors:
+/// `[<front-proxy verification error>, verifying certificate … failed: …]`.
+pub fn unable_to_authenticate(
+    ctx: &Context<'_>,
+    leaf: Option<&PresentedCert>,
+    x509: &str,
+) -> String {
+    let err = format!(
+        "verifying certificate {} failed: {x509}",
         super::certificate_identifier(leaf)
+    );
+    let err = match front_proxy_error(ctx) {
+        Some(proxy) => format!("[{proxy}, {err}]"),
+        None => err,
+    };
+    format!(
+        "\"Unable to authenticate the request\" err=\"{}\"",
+        err.replace('"', "\\\"")
     )
+}
+
+/// What the front-proxy (requestheader) verifier says of a client chain that is not the
+/// proxy's, when the apiserver has one: configured by flag, or announced in the
+/// CertificateRequest (the apiserver announces the union of both CAs).
+fn front_proxy_error(ctx: &Context<'_>) -> Option<String> {
+    let inv = ctx.inventory?;
+    let configured = inv
+        .flag("kube-apiserver", "requestheader-client-ca-file")
+        .is_some();
+    let announced = ctx
+        .conn
+        .certificate_request
+        .as_ref()
+        .is_some_and(|cr| cr.ca_names.iter().any(|n| cn(n) == Some("front-proxy-ca")));
+    if !(configured || announced) {
+        return None;
+    }
+    let proxy_cas: Vec<&LocalCert> = inv
+        .certs
+        .iter()
+        .filter(|c| {
+            c.has_route("flag:kube-apiserver --requestheader-client-ca-file")
+                || (c.keys.is_ca && cn(&c.keys.subject) == Some("front-proxy-ca"))
+        })
+        .collect();
+    match verify(ctx.client_chain?, &proxy_cas)? {
+        Verdict::Trusted { .. } => None,
+        Verdict::Unknown { hint, .. } => Some(format!(
+            "x509: certificate signed by unknown authority{}",
+            hint.unwrap_or_default()
+        )),
+    }
 }
 
 pub fn run(ctx: &Context<'_>, v: &Verifier, out: &mut Vec<Finding>) {
@@ -36,6 +84,19 @@ pub fn run(ctx: &Context<'_>, v: &Verifier, out: &mut Vec<Finding>) {
     };
     let user = cn(subject).unwrap_or("");
     let groups = orgs(subject);
+    node_identity(ctx, user, &groups, subject, out);
+    if let Some(inv) = ctx.inventory {
+        front_proxy(ctx, inv, user, out);
+    }
+    // Who the client is taken for, only when nothing stops its authentication.
+    let rejected = out.iter().any(|f| {
+        f.verifier == Some(Side::Server)
+            && f.layer == Some(Layer::Authentication)
+            && f.severity == Severity::Error
+    });
+    if rejected {
+        return;
+    }
     let mut info = Finding::new(
         "identity",
         Severity::Info,
@@ -51,10 +112,6 @@ pub fn run(ctx: &Context<'_>, v: &Verifier, out: &mut Vec<Finding>) {
             .push("member of system:masters: bound to cluster-admin, bypasses RBAC".into());
     }
     out.push(info);
-    node_identity(ctx, user, &groups, subject, out);
-    if let Some(inv) = ctx.inventory {
-        front_proxy(ctx, inv, user, out);
-    }
 }
 
 /// A node identity must have both halves; a kubelet of another node is judged for its CA,

@@ -9,19 +9,37 @@ use super::super::{cn, Context, Finding, Severity};
 use super::{Model, Verifier};
 use crate::model::Side;
 
-/// etcd's log line for a handshake it refused with `err`. Go 1.19 (Debian's etcd) words a
-/// failed client verification "tls: failed to verify client certificate: x509: …"; Go ≥
-/// 1.20 "tls: failed to verify certificate: x509: …".
+/// etcd's log line for a handshake it refused with `err` (etcd 3.4 `pkg/transport`
+/// listener: `rejected connection from %q (error %q, ServerName %q, IPAddresses %q,
+/// DNSNames %q)`, the last two being the client certificate's SANs). Go 1.19 (Debian's
+/// etcd) words a failed client verification "tls: failed to verify client certificate:
+/// x509: …"; Go ≥ 1.20 "tls: failed to verify certificate: x509: …".
 pub fn rejected_connection(ctx: &Context<'_>, x509: &str) -> String {
     let err = if x509.starts_with("x509:") {
         format!("tls: failed to verify client certificate: {x509}")
     } else {
         x509.to_string()
     };
+    let quoted = |prefix: &str| {
+        let names: Vec<String> = ctx
+            .leaf(Side::Client)
+            .map(|l| {
+                l.san
+                    .iter()
+                    .filter_map(|s| s.strip_prefix(prefix))
+                    .map(|n| format!("{n:?}"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        format!("[{}]", names.join(" "))
+    };
     format!(
-        "rejected connection from \"{}\" (error \"{err}\", ServerName \"{}\")",
+        "rejected connection from \"{}\" (error {:?}, ServerName {:?}, IPAddresses {}, DNSNames {})",
         ctx.conn.client,
-        ctx.conn.sni.as_deref().unwrap_or("")
+        err,
+        ctx.conn.sni.as_deref().unwrap_or(""),
+        quoted("IP:"),
+        quoted("DNS:")
     )
 }
 

@@ -191,7 +191,12 @@ fn ca_announced(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let Some(issuer) = ctx.leaf(Side::Client).and_then(|c| c.issuer.as_ref()) else {
         return;
     };
-    if cr.ca_names.is_empty() || cr.ca_names.contains(issuer) {
+    // Go's SupportsCertificate: any certificate of the chain issued by an announced CA.
+    let chain = ctx.presented(Side::Client).unwrap_or(&[]);
+    let announced = |c: &crate::model::PresentedCert| {
+        c.issuer.as_ref().is_some_and(|i| cr.ca_names.contains(i))
+    };
+    if cr.ca_names.is_empty() || chain.iter().any(announced) {
         return;
     }
     out.push(
@@ -275,7 +280,7 @@ impl Finding {
 pub fn rejection_log(ctx: &Context<'_>, v: &Verifier, presenter: Side, x509: &str) -> String {
     let leaf = ctx.leaf(presenter);
     match v.model {
-        Model::Apiserver | Model::SecurePort => apiserver::unable_to_authenticate(leaf, x509),
+        Model::Apiserver | Model::SecurePort => apiserver::unable_to_authenticate(ctx, leaf, x509),
         Model::Kubelet => kubelet::unable_to_authenticate(leaf, x509),
         Model::Etcd | Model::EtcdPeer => etcd::rejected_connection(ctx, x509),
         // Go clients: client-go and the components wrap it ("Get \"https://…\": x509: …";
