@@ -1,12 +1,18 @@
 #!/bin/bash
 # regenerate.sh: rebuild the sample PKI, every capture and every expected-values file.
-#   1. scripts/pki.sh          new keys, serials, node tree (node/) and broken certs (pki-extra/)
+#   1. scripts/pki.sh          new keys, serials, node tree (node/) and broken certs (pki-extra/);
+#                              at its end scripts/pki-variants.sh and scripts/pki-k8s.sh (openssl)
 #   2. scripts/capture-*.sh    each one makes its captures (real TLS stacks on loopback in a
 #                              private network namespace, real tcpdump/dumpcap) and writes
-#                              expected/<capture>.json with tools/expected.py (tshark + openssl)
+#                              expected/<capture>.json with tools/expected.py (tshark + openssl),
+#                              in name order: capture-basic, capture-derived, capture-k8s
+#                              (Kubernetes behaviour: scripts/k8sserver, goclient and real etcd;
+#                              also node-variants/ and expected/<capture>.{log,outcome.json}),
+#                              capture-links, capture-tls13
 # Needs root (network namespaces), openssl 3, cfssl/cfssljson, tcpdump, dumpcap, tshark, capinfos,
-# ethtool, go (for scripts/goclient), python3. Does not touch anything outside captures/ except
-# temporary folders under /tmp and its own network namespaces, which it removes.
+# ethtool, go (for scripts/goclient, goserver, k8sserver), etcd/etcdctl, python3. Does not touch
+# anything outside captures/ except temporary folders under /tmp and its own network namespaces,
+# which it removes.
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/pki.sh

@@ -5,7 +5,8 @@
 #                        node IP 127.0.0.1 and ::1): /etc/kubernetes/{pki,*.conf,manifests},
 #                        /var/lib/kubelet/{config.yaml,pki}
 #   captures/pki-extra/  certificates that are not part of the node tree: a rogue CA with the
-#                        same subject as the real one, and the broken certs users hit.
+#                        same subject as the real one, and the broken certs users hit; at the
+#                        end scripts/pki-k8s.sh adds the certificates of capture-k8s.sh there.
 #
 # Tools: cfssl / cfssljson (Debian golang-cfssl 1.2) for every certificate, openssl for sa.key
 # and for the checks at the end. Idempotent: wipes node/ and pki-extra/ and recreates them, so
@@ -414,4 +415,6 @@ done
 [ "$(openssl x509 -in "$PKI/ca.crt" -noout -subject)" = "$(openssl x509 -in "$EXTRA/rogue-ca.crt" -noout -subject)" ] \
     || fail "rogue CA subject differs"
 "$HERE/scripts/pki-variants.sh"
+# the certificates of scripts/capture-k8s.sh (pki-extra/ was wiped above): see scripts/pki-k8s.sh
+"$HERE/scripts/pki-k8s.sh"
 echo "pki.sh: PKI written to $NODE and $EXTRA"

@@ -8,6 +8,12 @@
 // if the server asks for one). With -get PATH it sends one HTTP/1.1 GET PATH request instead of
 // the line and prints the whole response. With -keylog FILE it appends the NSS key log
 // (tls.Config.KeyLogWriter) to FILE.
+// With -insecure it does not verify the server at all (tls.Config.InsecureSkipVerify: kube-apiserver
+// dialing kubelets without --kubelet-certificate-authority, or a Prometheus scraper with
+// insecure_skip_verify); no CA is needed then. With -token T the -get request carries
+// "Authorization: Bearer T". With -chain FILE the certificates in FILE are appended to the client
+// certificate chain (Go then sends leaf + those, e.g. an intermediate CA).
+// The CA may come from a kubeconfig's certificate-authority-data (-kubeconfig) or from -ca.
 //
 //	go build -o /tmp/goclient . && /tmp/goclient -kubeconfig kubelet.conf -addr 127.0.0.1:6443
 package main
@@ -17,6 +23,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
@@ -61,6 +68,9 @@ func main() {
 	alpn := flag.String("alpn", "h2,http/1.1", "ALPN protocols, comma separated (empty: none)")
 	keylog := flag.String("keylog", "", "append NSS key log lines to this file")
 	get := flag.String("get", "", "send one HTTP/1.1 GET request for this path (e.g. /health) instead of a line")
+	insecure := flag.Bool("insecure", false, "do not verify the server certificate (InsecureSkipVerify)")
+	bearer := flag.String("token", "", "with -get: send Authorization: Bearer TOKEN")
+	chainFile := flag.String("chain", "", "PEM file of extra certificates (intermediates) sent after the client certificate")
 	flag.Parse()
 
 	var caPEM, certPEM, keyPEM []byte
@@ -89,10 +99,25 @@ func main() {
 		if err != nil {
 			fail(err)
 		}
+		if *chainFile != "" {
+			rest, err := os.ReadFile(*chainFile)
+			if err != nil {
+				fail(err)
+			}
+			for {
+				var block *pem.Block
+				if block, rest = pem.Decode(rest); block == nil {
+					break
+				}
+				if block.Type == "CERTIFICATE" {
+					pair.Certificate = append(pair.Certificate, block.Bytes)
+				}
+			}
+		}
 		certs = append(certs, pair)
 	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
+	if !pool.AppendCertsFromPEM(caPEM) && !*insecure {
 		fail(fmt.Errorf("no CA certificates"))
 	}
 	host, _, err := net.SplitHostPort(*addr)
@@ -104,6 +129,9 @@ func main() {
 		RootCAs:      pool,
 		ServerName:   host,
 		MaxVersion:   tls.VersionTLS12,
+	}
+	if *insecure {
+		cfg.InsecureSkipVerify = true
 	}
 	if *serverName != "" {
 		cfg.ServerName = *serverName
@@ -136,7 +164,11 @@ func main() {
 	fmt.Fprintf(os.Stderr, "goclient: handshake ok: version=%#04x cipher=%s alpn=%q peer certs=%d\n",
 		st.Version, tls.CipherSuiteName(st.CipherSuite), st.NegotiatedProtocol, len(st.PeerCertificates))
 	if *get != "" {
-		req := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: goclient\r\nConnection: close\r\n\r\n", *get, *addr)
+		auth := ""
+		if *bearer != "" {
+			auth = "Authorization: Bearer " + *bearer + "\r\n"
+		}
+		req := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: goclient\r\n%sConnection: close\r\n\r\n", *get, *addr, auth)
 		if _, err := conn.Write([]byte(req)); err != nil {
 			fail(err)
 		}

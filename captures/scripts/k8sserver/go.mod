@@ -1,0 +1,3 @@
+module k8sserver
+
+go 1.19
