@@ -165,8 +165,10 @@ fn difference(c: &LocalCert, leaf: Option<&CertKeys>, side: Side, role: Option<R
         && leaf.authority_key_id.is_some()
         && c.keys.authority_key_id != leaf.authority_key_id
     {
+        // Neutral on purpose: which of the two same-name CAs is the wrong one is for the
+        // chain check (diagnose) to say, against what the verifier trusts.
         parts.push(format!(
-            "issued by a different CA with the same name ({})",
+            "its issuer {} is not the presented certificate's issuer of that name (authority key ids differ)",
             c.keys.issuer
         ));
     }
