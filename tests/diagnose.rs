@@ -431,3 +431,76 @@ fn candidates_are_limited_to_the_connections_server() {
         assert!(!path.contains("apiserver-etcd-client"), "{path}");
     }
 }
+
+/// TLS 1.3 without keys: an alert-sized answer to the client's flight is a warning that
+/// names the inference; with the keys, the real causes (the Go server logged them, see
+/// captures/README.md) replace it.
+#[test]
+fn an_inferred_rejection_is_a_warning_that_says_it_is_inferred() {
+    let v = analyze(&["tls13-go.pcap", "--root", "node"]);
+    for i in [2, 3] {
+        let f = finding(&v, i, "probably-rejected");
+        assert_eq!(f["severity"], "warning");
+        assert!(
+            s(&f["message"]).starts_with("inferred from record lengths"),
+            "{f}"
+        );
+        assert_eq!(f["observed"], "unknown");
+    }
+    assert!(s(&v["connections"][0]["verdict"]).starts_with("UNKNOWN"));
+    let v = analyze(&[
+        "tls13-go.pcap",
+        "--root",
+        "node",
+        "--keylog",
+        "keylogs/tls13-go.pcap.keys",
+    ]);
+    assert_eq!(
+        codes(&v, 2),
+        set(&[
+            ("e", "unknown-authority"),
+            ("e", "tls-alert"),
+            ("w", "wrong-file")
+        ])
+    );
+    assert_eq!(
+        codes(&v, 3),
+        set(&[("e", "no-client-certificate"), ("e", "tls-alert")])
+    );
+    assert_eq!(
+        finding(&v, 3, "no-client-certificate")["observed"],
+        "confirmed"
+    );
+}
+
+/// Without the ClientHello nothing is said about names: the SNI is unknown, not absent.
+/// no-clienthello.pcap is broken-certs.pcap #3 (a no-ip-san rejection) without the packet
+/// that carried the ClientHello.
+#[test]
+fn no_name_findings_without_a_client_hello() {
+    let whole = analyze(&["broken-certs.pcap", "--root", "node"]);
+    assert!(codes(&whole, 3).contains(&("e".into(), "no-ip-san".into())));
+    let v = analyze(&["no-clienthello.pcap", "--root", "node"]);
+    let c = &v["connections"][0];
+    assert!(
+        c["offered_tls_versions"].as_array().unwrap().is_empty(),
+        "no ClientHello"
+    );
+    assert!(
+        c["server_certificates"].is_array(),
+        "the server's chain is whole"
+    );
+    let codes: Vec<String> = c["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| s(&f["code"]))
+        .collect();
+    assert!(codes.contains(&"name-not-judged".to_string()), "{codes:?}");
+    assert!(
+        !codes
+            .iter()
+            .any(|c| c == "no-ip-san" || c == "name-mismatch"),
+        "{codes:?}"
+    );
+}

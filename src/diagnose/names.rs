@@ -19,6 +19,12 @@ pub fn run(ctx: &Context<'_>, verifiers: &Verifiers, out: &mut Vec<Finding>) {
         return;
     }
     if !ctx.client_hello_seen {
+        out.push(Finding::new(
+            "name-not-judged",
+            Severity::Info,
+            "server[0]",
+            "ClientHello not seen: the name the client dialed (SNI) is unknown, so the server certificate's names were not judged".into(),
+        ));
         return;
     }
     let v = verifiers.of(Side::Server);

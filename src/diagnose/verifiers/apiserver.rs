@@ -94,7 +94,7 @@ pub fn run(ctx: &Context<'_>, v: &Verifier, out: &mut Vec<Finding>) {
             && f.layer == Some(Layer::Authentication)
             && f.severity == Severity::Error
     });
-    if rejected {
+    if rejected || !ctx.completed() {
         return;
     }
     let mut info = Finding::new(

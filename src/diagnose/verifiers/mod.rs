@@ -241,10 +241,11 @@ fn no_client_certificate(ctx: &Context<'_>, v: &Verifier, out: &mut Vec<Finding>
                 "no-client-certificate",
                 super::Severity::Error,
                 "client",
-                format!(
-                    "{} requires a client certificate, and the client sent none",
-                    v.name
-                ),
+                if v.requires_certificate {
+                    format!("{} requires a client certificate, and the client sent none", v.name)
+                } else {
+                    format!("the server required a client certificate and aborted the handshake without one ({} would accept the client and expect a token: the server on this port is another program or a proxy)", v.name)
+                },
             )
             .logged("tls: client didn't provide a certificate")
             .rejected_by(Side::Server, Layer::Tls),
