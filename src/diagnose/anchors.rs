@@ -235,13 +235,7 @@ fn dialed_cluster<'k>(
     let dialed: std::net::SocketAddr = ctx.conn.server.parse().ok()?;
     k.clusters.iter().find_map(|(name, server)| {
         let server = server.as_deref()?;
-        let rest = server.strip_prefix("https://")?;
-        let hostport = rest.split('/').next()?;
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => (h, p.parse().ok()?),
-            _ => (hostport, 443u16),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let (host, port) = server_host_port(server)?;
         let same_ip = host.parse::<std::net::IpAddr>().ok() == Some(dialed.ip());
         let same_name = ctx
             .conn
@@ -250,4 +244,48 @@ fn dialed_cluster<'k>(
             .is_some_and(|s| s.eq_ignore_ascii_case(host));
         ((same_ip || same_name) && port == dialed.port()).then_some((name.as_str(), server))
     })
+}
+
+/// Host and port of a kubeconfig `server:` URL (`https://host[:port][/path]`, IPv6 in
+/// brackets; the port defaults to 443).
+fn server_host_port(url: &str) -> Option<(&str, u16)> {
+    let rest = url.strip_prefix("https://")?;
+    let hostport = rest.split('/').next()?;
+    if let Some(v6) = hostport.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None if after.is_empty() => 443,
+            None => return None,
+        };
+        return Some((host, port));
+    }
+    match hostport.rsplit_once(':') {
+        Some((host, p)) => Some((host, p.parse().ok()?)),
+        None => Some((hostport, 443)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_host_port;
+
+    #[test]
+    fn kubeconfig_server_urls() {
+        assert_eq!(
+            server_host_port("https://127.0.0.1:6443"),
+            Some(("127.0.0.1", 6443))
+        );
+        assert_eq!(server_host_port("https://[::1]:6443/"), Some(("::1", 6443)));
+        assert_eq!(
+            server_host_port("https://[fd00::1]"),
+            Some(("fd00::1", 443))
+        );
+        assert_eq!(
+            server_host_port("https://api.example.com/prefix"),
+            Some(("api.example.com", 443))
+        );
+        assert_eq!(server_host_port("http://127.0.0.1:8080"), None);
+        assert_eq!(server_host_port("https://[::1"), None);
+    }
 }
