@@ -14,6 +14,7 @@ pub(super) mod apiserver;
 mod etcd;
 mod go_client;
 mod kubelet;
+mod secure_port;
 
 use super::anchors::{self, Anchors};
 use super::{Context, Finding, Layer};
@@ -175,7 +176,7 @@ pub fn run_component_rules(ctx: &Context<'_>, v: &Verifiers, out: &mut Vec<Findi
         _ => {}
     }
     if matches!(v.of_client.model, Model::SecurePort) {
-        go_client::self_signed_secure_port(ctx, out);
+        secure_port::run(ctx, out);
     }
     no_client_certificate(ctx, &v.of_client, out);
     ca_announced(ctx, out);
