@@ -22,6 +22,8 @@ pub const DEFAULT_PORTS: &[u16] = &[6443, 10250, 2379, 2380, 10257, 10259];
 /// How long a tombstone outlives its flow's last packet (capture time). Long enough to
 /// swallow the trailing packets of a finished connection, short enough to stay small.
 const TOMBSTONE_SECS: i64 = 60;
+/// Flows given up at once when the table is full and none is idle.
+const EVICT_BATCH: usize = MAX_FLOWS / 16;
 /// Capture-time interval between sweeps of idle flows.
 const SWEEP_EVERY_SECS: i64 = 10;
 
@@ -100,7 +102,10 @@ impl Analyzer {
         Analyzer {
             any_port: self.any_port,
             inventory: self.inventory.clone(),
-            keylog: self.keylog.clone(),
+            keylog: self
+                .keylog
+                .as_ref()
+                .map(|k| std::sync::Arc::new(k.snapshot())),
             ports: self.ports.clone(),
             cache: CertCache::default(),
             warnings: Vec::new(),
@@ -113,8 +118,10 @@ impl Analyzer {
 
     /// Decrypt TLS 1.3 handshakes with these secrets (more may arrive in pcapng blocks).
     pub fn add_keylog_text(&mut self, text: &str) {
-        let kl = self.keylog.get_or_insert_with(Default::default);
-        std::sync::Arc::make_mut(kl).add_text(text);
+        // One store, shared by every flow: added to in place, never copied.
+        self.keylog
+            .get_or_insert_with(Default::default)
+            .add_text(text);
     }
 
     /// Correlate presented certificates with these local files.
@@ -315,6 +322,13 @@ impl Analyzer {
         if !self.any_port && !self.is_port(seg.src_port) && !self.is_port(seg.dst_port) {
             return;
         }
+        // Sweep before anything can be refused: a table full of stale flows must expire
+        // them, not turn new connections away.
+        if p.ts.secs.saturating_sub(run.table.last_sweep.secs) >= SWEEP_EVERY_SECS
+            || run.table.map.len() >= 2 * MAX_FLOWS
+        {
+            self.sweep(run, p.ts, sink);
+        }
         let src = SocketAddr::new(seg.src, seg.src_port);
         let dst = SocketAddr::new(seg.dst, seg.dst_port);
         let key = FlowKey::new((seg.src, seg.src_port), (seg.dst, seg.dst_port));
@@ -357,8 +371,7 @@ impl Analyzer {
         run.report.tcp_segments_followed += 1;
         if !matches!(run.table.map.get(&key), Some(Slot::Active(_))) {
             if run.table.active >= MAX_FLOWS {
-                run.report.flows_dropped_by_cap += 1;
-                return;
+                self.make_room(run, p.ts, sink);
             }
             run.table.map.insert(
                 key,
@@ -389,10 +402,44 @@ impl Analyzer {
             run.report.flows_dropped_by_cap += 1;
             self.finish_flow(run, key, Some("the global buffer cap was reached"), sink);
         }
-        if p.ts.secs.saturating_sub(run.table.last_sweep.secs) >= SWEEP_EVERY_SECS
-            || run.table.map.len() >= 2 * MAX_FLOWS
-        {
-            self.sweep(run, p.ts, sink);
+    }
+
+    /// The table is full: expire idle flows, and if none is idle, give up the flows idle
+    /// longest (a batch, so that a flood costs a sort per `EVICT_BATCH` new flows, not a
+    /// scan per packet). A flood of half-open flows then costs old flows, never new ones.
+    fn make_room(
+        &mut self,
+        run: &mut InputRun,
+        now: Timestamp,
+        sink: &mut dyn FnMut(ConnectionReport),
+    ) {
+        self.sweep(run, now, sink);
+        if run.table.active < MAX_FLOWS {
+            return;
+        }
+        let mut active: Vec<(Timestamp, u64, FlowKey)> = run
+            .table
+            .map
+            .iter()
+            .filter_map(|(k, s)| match s {
+                Slot::Active(f) => Some((f.last_seen, f.first_packet, *k)),
+                Slot::Done { .. } => None,
+            })
+            .collect();
+        let n = EVICT_BATCH.min(active.len());
+        active.select_nth_unstable_by(n.saturating_sub(1), |a, b| {
+            (a.0.secs, a.0.nanos, a.1).cmp(&(b.0.secs, b.0.nanos, b.1))
+        });
+        active.truncate(n);
+        active.sort_by_key(|(_, first, _)| *first);
+        for (_, _, key) in active {
+            run.report.flows_dropped_by_cap += 1;
+            self.finish_flow(
+                run,
+                key,
+                Some("the flow table was full: the longest idle flows were given up"),
+                sink,
+            );
         }
     }
 

@@ -42,33 +42,40 @@ fn parse(der: &[u8]) -> Option<X509Certificate<'_>> {
 }
 
 /// Walk from the leaf through the presented intermediates to a trusted CA, checking each
-/// signature (x509-parser with ring: RSA PKCS#1/PSS, ECDSA P-256/P-384, Ed25519).
+/// signature (x509-parser with ring: RSA PKCS#1/PSS, ECDSA P-256/P-384, Ed25519). Only the
+/// first `MAX_CHAIN_CONSIDERED` certificates are looked at, and at most
+/// `MAX_SIGNATURE_CHECKS` signatures are checked (Go's `maxChainSignatureChecks`): a chain
+/// of hundreds of same-name certificates costs no more than a real one.
 pub fn verify<'a>(chain: &[Vec<u8>], anchors: &[&'a LocalCert]) -> Option<Verdict<'a>> {
+    let chain = &chain[..chain.len().min(MAX_CHAIN_CONSIDERED)];
     let parsed: Vec<Option<X509Certificate<'_>>> = chain.iter().map(|d| parse(d)).collect();
     let leaf = parsed.first()?.as_ref()?;
     let anchor_certs: Vec<Option<X509Certificate<'_>>> =
         anchors.iter().map(|a| parse(&a.der)).collect();
+    let mut budget = MAX_SIGNATURE_CHECKS;
+    let mut signed_by = |child: &X509Certificate<'_>, parent: &X509Certificate<'_>| {
+        if parent.subject().as_raw() != child.issuer().as_raw() || budget == 0 {
+            return false;
+        }
+        budget -= 1;
+        signature_ok(child, parent)
+    };
     let mut cur = leaf;
     let mut path = vec![0];
     for _ in 0..MAX_PATH {
-        for (i, a) in anchor_certs.iter().enumerate() {
-            let Some(a) = a else { continue };
-            if a.subject().as_raw() == cur.issuer().as_raw()
-                && cur.verify_signature(Some(a.public_key())).is_ok()
-            {
-                return Some(Verdict::Trusted {
-                    anchor: anchors[i],
-                    path,
-                });
-            }
+        let trusted = anchor_certs
+            .iter()
+            .position(|a| a.as_ref().is_some_and(|a| signed_by(cur, a)));
+        if let Some(i) = trusted {
+            return Some(Verdict::Trusted {
+                anchor: anchors[i],
+                path,
+            });
         }
-        let next = parsed.iter().enumerate().find(|(i, p)| {
-            p.as_ref().is_some_and(|p| {
-                !path.contains(i)
-                    && p.subject().as_raw() == cur.issuer().as_raw()
-                    && cur.verify_signature(Some(p.public_key())).is_ok()
-            })
-        });
+        let next = parsed
+            .iter()
+            .enumerate()
+            .find(|(i, p)| !path.contains(i) && p.as_ref().is_some_and(|p| signed_by(cur, p)));
         match next {
             Some((i, Some(p))) => {
                 path.push(i);
@@ -78,6 +85,41 @@ pub fn verify<'a>(chain: &[Vec<u8>], anchors: &[&'a LocalCert]) -> Option<Verdic
         }
     }
     Some(unknown(cur, &parsed, anchors, &anchor_certs))
+}
+
+/// Certificates of a presented chain looked at; Kubernetes chains have one to three.
+pub const MAX_CHAIN_CONSIDERED: usize = 16;
+/// Signature checks per chain verification, as Go's crypto/x509 allows.
+const MAX_SIGNATURE_CHECKS: usize = 100;
+/// Signature results remembered per thread, by (certificate, issuer key).
+const SIGNATURE_CACHE: usize = 4096;
+
+thread_local! {
+    static VERIFIED: std::cell::RefCell<std::collections::HashMap<([u8; 32], [u8; 32]), bool>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// `child`'s signature verifies with `parent`'s key; each (certificate, key) pair is
+/// checked once per thread, whatever the number of connections presenting it.
+fn signature_ok(child: &X509Certificate<'_>, parent: &X509Certificate<'_>) -> bool {
+    let digest = |b: &[u8]| {
+        let mut k = [0u8; 32];
+        k.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, b).as_ref());
+        k
+    };
+    let key = (digest(child.as_raw()), digest(parent.public_key().raw));
+    if let Some(ok) = VERIFIED.with(|c| c.borrow().get(&key).copied()) {
+        return ok;
+    }
+    let ok = child.verify_signature(Some(parent.public_key())).is_ok();
+    VERIFIED.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= SIGNATURE_CACHE {
+            c.clear();
+        }
+        c.insert(key, ok);
+    });
+    ok
 }
 
 fn unknown<'a>(

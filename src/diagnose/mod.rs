@@ -189,7 +189,37 @@ pub fn diagnose(ctx: &Context<'_>) -> Vec<Finding> {
     outcome::reconcile(ctx, &verifiers, &mut out);
     alerts::run(ctx, &mut out);
     out.sort_by_key(|f| f.severity);
+    cap(&mut out);
     out
+}
+
+/// Findings kept per connection, most severe first: a chain of hundreds of expired
+/// certificates is one story, not hundreds of findings.
+pub const MAX_FINDINGS: usize = 32;
+
+fn cap(out: &mut Vec<Finding>) {
+    if out.len() <= MAX_FINDINGS {
+        return;
+    }
+    let rest = out.split_off(MAX_FINDINGS - 1);
+    let mut by_code: std::collections::BTreeMap<&str, usize> = Default::default();
+    for f in &rest {
+        *by_code.entry(f.code).or_default() += 1;
+    }
+    out.push(Finding::new(
+        "findings-truncated",
+        Severity::Info,
+        "connection",
+        format!(
+            "{} more finding(s) not listed ({})",
+            rest.len(),
+            by_code
+                .iter()
+                .map(|(c, n)| format!("{c} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ));
 }
 
 /// The one-line verdict: the most severe finding; "UNKNOWN: ..." when the capture cannot

@@ -1,8 +1,8 @@
 //! NSS key log files (SSLKEYLOGFILE), from `--keylog` files and pcapng Decryption Secrets
 //! Blocks, indexed by ClientHello random.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::RwLock;
 
 /// The secrets of one connection (one client random). Never printed: the Debug impls
 /// below say only which secrets are present.
@@ -16,16 +16,31 @@ pub struct Secrets {
     pub master: Option<Vec<u8>>,
 }
 
-/// Flows keep the key log as it was when they started (an `Arc`), and a pcapng file can
-/// carry a Decryption Secrets Block before every session: adding one must not copy the
-/// secrets read so far, or such a file costs time quadratic in its sessions. So each
-/// addition is a map of its own, shared between the copies; a copy costs a pointer per
-/// addition, and a lookup merges the additions in order.
-#[derive(Clone, Default)]
+/// Sessions kept at most. A key log (or an endless stream of Decryption Secrets Blocks)
+/// beyond this forgets its oldest sessions first: about 200 bytes each, so the store stays
+/// under about 20 MB whatever the input.
+pub const MAX_SESSIONS: usize = 100_000;
+
+/// One store per analyzer, shared by every flow: a Decryption Secrets Block adds to it in
+/// place (no copy per open flow, which made such blocks cost the square of their count),
+/// and a flow looks its secrets up when it needs them, so a block that arrives after a
+/// session's ClientHello still serves it.
+#[derive(Default)]
 pub struct KeyLog {
-    additions: Vec<Arc<HashMap<[u8; 32], Secrets>>>,
+    store: RwLock<Store>,
+}
+
+#[derive(Default, Clone)]
+struct Store {
+    map: HashMap<[u8; 32], Secrets>,
+    /// Client randoms in insertion order, to forget the oldest first.
+    order: VecDeque<[u8; 32]>,
     /// Lines that were neither comments, blank, nor a known label with hex fields.
-    pub bad_lines: usize,
+    bad_lines: usize,
+    /// Lines that gave a secret.
+    good_lines: usize,
+    /// Sessions forgotten to stay under MAX_SESSIONS.
+    evicted: u64,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -43,76 +58,105 @@ impl std::fmt::Debug for Secrets {
 impl std::fmt::Debug for KeyLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyLog")
-            .field("additions", &self.additions.len())
-            .field("bad_lines", &self.bad_lines)
+            .field("sessions", &self.sessions())
+            .field("bad_lines", &self.bad_lines())
             .finish()
     }
 }
 
 impl KeyLog {
-    pub fn is_empty(&self) -> bool {
-        self.additions.iter().all(|a| a.is_empty())
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Store> {
+        // A panic elsewhere while holding the lock leaves a store that is still whole.
+        self.store.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The secrets for this client random, a later line overriding an earlier one
-    /// secret by secret, as if the key logs had been read into one map.
-    pub fn get(&self, client_random: &[u8; 32]) -> Option<Secrets> {
-        let mut found: Option<Secrets> = None;
-        for s in self.additions.iter().filter_map(|a| a.get(client_random)) {
-            let f = found.get_or_insert_with(Secrets::default);
-            for (into, from) in [
-                (&mut f.client_handshake, &s.client_handshake),
-                (&mut f.server_handshake, &s.server_handshake),
-                (&mut f.client_traffic_0, &s.client_traffic_0),
-                (&mut f.server_traffic_0, &s.server_traffic_0),
-                (&mut f.master, &s.master),
-            ] {
-                if from.is_some() {
-                    into.clone_from(from);
-                }
-            }
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
+        self.store.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.read().map.is_empty()
+    }
+
+    pub fn sessions(&self) -> usize {
+        self.read().map.len()
+    }
+
+    pub fn bad_lines(&self) -> usize {
+        self.read().bad_lines
+    }
+
+    /// Lines that gave a secret, over everything added.
+    pub fn good_lines(&self) -> usize {
+        self.read().good_lines
+    }
+
+    pub fn evicted(&self) -> u64 {
+        self.read().evicted
+    }
+
+    /// A copy with its own store, for an analyzer on another thread.
+    pub fn snapshot(&self) -> KeyLog {
+        KeyLog {
+            store: RwLock::new(self.read().clone()),
         }
-        found
+    }
+
+    /// The secrets for this client random; a later line overrides an earlier one secret
+    /// by secret.
+    pub fn get(&self, client_random: &[u8; 32]) -> Option<Secrets> {
+        self.read().map.get(client_random).cloned()
     }
 
     /// Add the lines of an NSS key log. Unknown labels (EXPORTER_SECRET, early traffic)
     /// are ignored; malformed lines are counted, never fatal.
-    pub fn add_text(&mut self, text: &str) {
-        let mut map: HashMap<[u8; 32], Secrets> = HashMap::new();
+    pub fn add_text(&self, text: &str) {
+        let mut store = self.write();
         for line in text.lines() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let mut parts = line.split_whitespace();
-            let (Some(label), Some(random), Some(secret)) =
-                (parts.next(), parts.next(), parts.next())
-            else {
-                self.bad_lines += 1;
-                continue;
-            };
-            let (Some(random), Some(secret)) = (unhex(random), unhex(secret)) else {
-                self.bad_lines += 1;
-                continue;
-            };
-            let Ok(random) = <[u8; 32]>::try_from(random.as_slice()) else {
-                self.bad_lines += 1;
-                continue;
-            };
-            let e = map.entry(random).or_default();
-            match label {
-                "CLIENT_HANDSHAKE_TRAFFIC_SECRET" => e.client_handshake = Some(secret),
-                "SERVER_HANDSHAKE_TRAFFIC_SECRET" => e.server_handshake = Some(secret),
-                "CLIENT_TRAFFIC_SECRET_0" => e.client_traffic_0 = Some(secret),
-                "SERVER_TRAFFIC_SECRET_0" => e.server_traffic_0 = Some(secret),
-                "CLIENT_RANDOM" if secret.len() == 48 => e.master = Some(secret),
-                _ => {}
+            match parse_line(line) {
+                Some((label, random, secret)) => {
+                    store.good_lines += 1;
+                    store.set(label, random, secret);
+                }
+                None => store.bad_lines += 1,
             }
         }
-        if !map.is_empty() {
-            self.additions.push(Arc::new(map));
+    }
+}
+
+impl Store {
+    fn set(&mut self, label: &str, random: [u8; 32], secret: Vec<u8>) {
+        if !self.map.contains_key(&random) {
+            if self.map.len() >= MAX_SESSIONS {
+                if let Some(old) = self.order.pop_front() {
+                    self.map.remove(&old);
+                    self.evicted += 1;
+                }
+            }
+            self.order.push_back(random);
+        }
+        let e = self.map.entry(random).or_default();
+        match label {
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET" => e.client_handshake = Some(secret),
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET" => e.server_handshake = Some(secret),
+            "CLIENT_TRAFFIC_SECRET_0" => e.client_traffic_0 = Some(secret),
+            "SERVER_TRAFFIC_SECRET_0" => e.server_traffic_0 = Some(secret),
+            "CLIENT_RANDOM" if secret.len() == 48 => e.master = Some(secret),
+            _ => {}
         }
     }
+}
+
+/// `LABEL <64 hex client random> <hex secret>`.
+fn parse_line(line: &str) -> Option<(&str, [u8; 32], Vec<u8>)> {
+    let mut parts = line.split_whitespace();
+    let (label, random, secret) = (parts.next()?, parts.next()?, parts.next()?);
+    let random = <[u8; 32]>::try_from(unhex(random)?.as_slice()).ok()?;
+    Some((label, random, unhex(secret)?))
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -137,37 +181,57 @@ mod tests {
             "01".repeat(32),
             "02".repeat(48)
         );
-        let mut k = KeyLog::default();
+        let k = KeyLog::default();
         k.add_text(&text);
         let s = k.get(&[0xab; 32]).unwrap();
         assert_eq!(s.server_handshake.as_deref(), Some(&[1u8; 32][..]));
         assert_eq!(s.master.as_deref(), Some(&[2u8; 48][..]));
-        assert_eq!(k.bad_lines, 2);
+        assert_eq!(k.bad_lines(), 2);
+        assert_eq!(k.good_lines(), 3);
     }
 
     #[test]
-    fn later_additions_override_secret_by_secret_and_copies_keep_their_view() {
+    fn later_additions_override_secret_by_secret_and_reach_every_holder() {
         let r = "cd".repeat(32);
-        let mut k = KeyLog::default();
+        let k = std::sync::Arc::new(KeyLog::default());
         k.add_text(&format!(
             "CLIENT_HANDSHAKE_TRAFFIC_SECRET {r} {}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {r} {}\n",
             "01".repeat(32),
             "02".repeat(32)
         ));
-        let before = k.clone();
+        let flow_view = k.clone();
+        let other_thread = k.snapshot();
         k.add_text(&format!(
             "SERVER_HANDSHAKE_TRAFFIC_SECRET {r} {}\nCLIENT_TRAFFIC_SECRET_0 {r} {}\n",
             "03".repeat(32),
             "04".repeat(32)
         ));
-        let s = k.get(&[0xcd; 32]).unwrap();
+        let s = flow_view.get(&[0xcd; 32]).unwrap();
         assert_eq!(s.client_handshake.as_deref(), Some(&[1u8; 32][..]));
         assert_eq!(s.server_handshake.as_deref(), Some(&[3u8; 32][..]));
         assert_eq!(s.client_traffic_0.as_deref(), Some(&[4u8; 32][..]));
-        // A flow that took its copy before the second block sees only the first.
-        let old = before.get(&[0xcd; 32]).unwrap();
+        // A snapshot for another thread keeps what it was given.
+        let old = other_thread.get(&[0xcd; 32]).unwrap();
         assert_eq!(old.server_handshake.as_deref(), Some(&[2u8; 32][..]));
-        assert!(old.client_traffic_0.is_none());
         assert!(k.get(&[0; 32]).is_none());
+    }
+
+    #[test]
+    fn the_store_forgets_its_oldest_sessions_past_the_cap() {
+        let k = KeyLog::default();
+        let mut text = String::new();
+        for i in 0..MAX_SESSIONS + 10 {
+            text.push_str(&format!("CLIENT_RANDOM {:064x} {}\n", i, "02".repeat(48)));
+        }
+        k.add_text(&text);
+        assert_eq!(k.sessions(), MAX_SESSIONS);
+        assert_eq!(k.evicted(), 10);
+        let mut first = [0u8; 32];
+        first[31] = 0;
+        assert!(k.get(&first).is_none(), "the oldest went first");
+        let mut last = [0u8; 32];
+        let n = (MAX_SESSIONS + 9) as u32;
+        last[28..].copy_from_slice(&n.to_be_bytes());
+        assert!(k.get(&last).is_some());
     }
 }
