@@ -237,6 +237,11 @@ pub struct TcpReport {
     pub end: &'static str,
     pub retransmitted_segments: u64,
     pub out_of_order_segments: u64,
+    /// Segments held out of order that others overlapped (made redundant before delivery).
+    pub overlapping_segments: u64,
+    /// Overlapping segments whose shared bytes differed (resolved as the Linux receiver
+    /// does; see docs/report-schema.md).
+    pub overlap_conflicts: u64,
     pub dropped_segments: u64,
 }
 

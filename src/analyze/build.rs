@@ -275,6 +275,8 @@ pub fn build(
             },
             retransmitted_segments: stats[0].retransmitted + stats[1].retransmitted,
             out_of_order_segments: stats[0].out_of_order + stats[1].out_of_order,
+            overlapping_segments: stats[0].overlapping + stats[1].overlapping,
+            overlap_conflicts: stats[0].overlap_conflicts + stats[1].overlap_conflicts,
             dropped_segments: stats[0].dropped_by_cap + stats[1].dropped_by_cap,
         },
         encrypted_records: tls13.then(|| EncryptedRecords {
@@ -300,6 +302,12 @@ pub fn build(
         verdict: String::new(),
         notes: {
             let mut notes = f.notes.clone();
+            let conflicts = stats[0].overlap_conflicts + stats[1].overlap_conflicts;
+            if conflicts > 0 {
+                notes.push(format!(
+                    "{conflicts} overlapping TCP segment(s) carried bytes that differ from those they overlap: the capture was altered or mixes two senders; the bytes kept are those the Linux receiver keeps"
+                ));
+            }
             if f.gaps_not_listed > 0 {
                 notes.push(format!(
                     "{} more gap(s), {} bytes in all, are not listed",

@@ -5,6 +5,14 @@
 //! proves the bytes are not coming: the peer acknowledged past it (so the sender will never
 //! retransmit them), the out-of-order store is full, or the flow ends. Gaps are delivered to
 //! the consumer as such, so that the TLS layer can say "missing" instead of guessing.
+//!
+//! Overlapping segments are resolved as the Linux receiver resolves them, one policy
+//! everywhere: bytes already delivered in order are never replaced; among segments held
+//! out of order, the one that starts earlier provides the bytes they share, and at the
+//! same start the longer one replaces the shorter (`tcp_data_queue_ofo`: a new segment
+//! covering a held one drops it; one inside a held one is dropped). Overlaps whose bytes
+//! differ are counted (`overlap_conflicts`): a capture showing them was tampered with,
+//! or shows two different senders.
 
 use std::collections::BTreeMap;
 
@@ -34,8 +42,15 @@ pub enum Chunk<'a> {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DirStats {
     pub segments: u64,
+    /// Segments carrying only bytes that were already sent: delivered ones (a
+    /// retransmission after the fact), or an identical copy of a held segment.
     pub retransmitted: u64,
     pub out_of_order: u64,
+    /// Held segments made redundant by others that overlapped them (not retransmissions:
+    /// their bytes may never have been delivered as sent).
+    pub overlapping: u64,
+    /// Segments whose bytes differ from held bytes they overlap.
+    pub overlap_conflicts: u64,
     /// Segments not buffered because a cap was hit.
     pub dropped_by_cap: u64,
 }
@@ -132,10 +147,24 @@ impl Reassembler {
                     return;
                 }
             }
+            let conflict = self.conflicts_with_held(at, payload);
+            if conflict {
+                self.stats.overlap_conflicts += 1;
+            }
+            let end = at + payload.len() as u64;
+            let inside_held = self
+                .ooo
+                .range(..at)
+                .next_back()
+                .is_some_and(|(&start, held)| start + held.len() as u64 >= end);
             match self.ooo.get(&at) {
                 Some(existing) if existing.len() >= payload.len() => {
-                    self.stats.retransmitted += 1;
+                    if !conflict {
+                        self.stats.retransmitted += 1;
+                    }
                 }
+                // Inside a segment held from an earlier start: Linux drops it.
+                _ if inside_held => self.stats.overlapping += 1,
                 _ => {
                     if let Some(old) = self.ooo.insert(at, payload.to_vec()) {
                         self.ooo_bytes -= old.len() + OOO_ENTRY_OVERHEAD;
@@ -248,9 +277,23 @@ impl Reassembler {
             if skip < seg.len() {
                 self.deliver(&seg[skip..], skip == 0, out);
             } else {
-                self.stats.retransmitted += 1;
+                self.stats.overlapping += 1;
             }
         }
+    }
+
+    /// Some held segment overlaps `[at, at + len)` with other bytes.
+    fn conflicts_with_held(&self, at: u64, payload: &[u8]) -> bool {
+        let end = at + payload.len() as u64;
+        self.ooo.range(..end).rev().any(|(&start, held)| {
+            let held_end = start + held.len() as u64;
+            if held_end <= at {
+                return false;
+            }
+            let (from, to) = (start.max(at), held_end.min(end));
+            held[(from - start) as usize..(to - start) as usize]
+                != payload[(from - at) as usize..(to - at) as usize]
+        })
     }
 }
 
@@ -368,6 +411,43 @@ mod tests {
         run(&mut r, 5000, b"xy", &mut log);
         assert_eq!(log, ["xy"]);
         assert!(!r.syn_seen);
+    }
+
+    /// Distinct segments inside a held one behind a hole are never delivered, and are not
+    /// retransmissions: they were all counted as retransmitted before.
+    #[test]
+    fn overlapping_segments_are_not_counted_as_retransmissions() {
+        let mut r = Reassembler::default();
+        let mut log = vec![];
+        r.on_syn(0);
+        run(&mut r, 11, &[b'x'; 100], &mut log); // offsets 10..110, held
+        for i in 0..80u32 {
+            run(&mut r, 12 + i, b"xxxxxxxx", &mut log); // inside it
+        }
+        run(&mut r, 1, b"0123456789", &mut log);
+        assert_eq!(r.stats.retransmitted, 0);
+        assert_eq!(r.stats.overlap_conflicts, 0);
+        assert_eq!(r.stats.overlapping, 80);
+        assert_eq!(r.offset(), 110);
+    }
+
+    /// Conflicting overlaps are counted, and resolved as Linux resolves them: the held
+    /// segment that starts earlier keeps the shared bytes; at the same start the longer
+    /// replaces the shorter; delivered bytes are never replaced.
+    #[test]
+    fn conflicting_overlaps_follow_the_linux_receiver() {
+        let mut r = Reassembler::default();
+        let mut log = vec![];
+        r.on_syn(0);
+        run(&mut r, 1, b"ab", &mut log);
+        run(&mut r, 1, b"XY", &mut log); // delivered bytes stay
+        run(&mut r, 11, b"AAAA", &mut log); // offsets 10..14, held
+        run(&mut r, 13, b"BBBB", &mut log); // 12..16: shares 12..14 with other bytes
+        run(&mut r, 17, b"CC", &mut log); // 16..18, held
+        run(&mut r, 17, b"DDDD", &mut log); // same start, longer: replaces
+        run(&mut r, 3, b"cdefghij", &mut log); // fills the hole
+        assert_eq!(log.concat(), "abcdefghijAAAABBDDDD");
+        assert_eq!(r.stats.overlap_conflicts, 2);
     }
 
     #[test]
