@@ -2,25 +2,30 @@
 //! is reachable (symlinks, kubeconfig entries, component flags and config fields).
 //!
 //! Loading never aborts: unreadable or malformed files are listed with the reason. Private
-//! key blocks are recognised by their PEM label and skipped unread.
+//! key blocks are recognised by their PEM label and skipped unread. Only regular files are
+//! read, up to MAX_FILE ([`read`]); under `--root` every path is resolved inside the root
+//! as a chroot would resolve it ([`resolve`]).
 
 mod pem;
+mod read;
+mod resolve;
 mod yaml;
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Component, Path, PathBuf};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::x509::{cert_keys, CertCache, CertKeys, CertSummary};
 
+pub use read::{read_named, ReadError, MAX_FILE, MAX_KEYLOG};
+use read::{FileId, Kind};
+use resolve::{Loc, Resolved, Resolver, Unresolved, MAX_LINKS};
+
 /// Directories are searched this deep below each location.
 const MAX_DEPTH: usize = 8;
-/// Larger files are not certificates or kubeconfigs; they are skipped.
-const MAX_FILE: u64 = 4 * 1024 * 1024;
-/// Symlink chains longer than this are treated as loops.
-const MAX_LINKS: usize = 16;
 
 /// Where to look, as the command line said.
 #[derive(Debug, Clone, Default)]
@@ -156,77 +161,37 @@ impl Inventory {
 pub fn scan(opts: &ScanOptions) -> Inventory {
     let mut s = Scanner::new(opts.root.clone());
     s.inv.root = opts.root.as_ref().map(|r| r.display().to_string());
-    let mut locations: Vec<(PathBuf, bool)> =
-        opts.paths.iter().map(|p| (p.clone(), false)).collect();
-    if locations.is_empty() && opts.defaults {
-        let base = opts.root.clone().unwrap_or_else(|| PathBuf::from("/"));
-        locations = DEFAULT_LOCATIONS
+    let locations: Vec<(Loc, bool)> = if !opts.paths.is_empty() {
+        opts.paths
             .iter()
-            .map(|l| (base.join(l), true))
-            .chain(
-                user_kubeconfigs(opts.root.as_deref())
-                    .into_iter()
-                    .map(|p| (p, true)),
-            )
-            .collect();
-    }
+            .map(|p| (s.paths.locate(p), false))
+            .collect()
+    } else if opts.defaults {
+        s.default_locations()
+    } else {
+        Vec::new()
+    };
     for (loc, default) in locations {
-        let exists = loc.exists() || loc.symlink_metadata().is_ok();
-        s.inv.searched.push(Searched {
-            path: loc.display().to_string(),
-            exists,
-            default,
-        });
-        if !exists {
-            if !default {
-                s.problem(&loc, "does not exist".into());
-            }
-            continue;
-        }
-        s.visit(&loc, 0);
+        s.search(&loc, default);
     }
     s.finish()
 }
 
-/// The kubeconfigs kubectl would use: `$KUBECONFIG` and `~/.kube/config` of the user
-/// running certwire, or, in a copy of a node, `/root/.kube/config` and
-/// `/home/*/.kube/config`. A stale one of these is the commonest cause of "certificate
-/// signed by unknown authority" in kubectl.
-fn user_kubeconfigs(root: Option<&Path>) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Some(root) = root else {
-        if let Some(list) = std::env::var_os("KUBECONFIG") {
-            out.extend(std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()));
-        }
-        if let Some(home) = std::env::var_os("HOME") {
-            out.push(PathBuf::from(home).join(".kube/config"));
-        }
-        return out;
-    };
-    out.push(root.join("root/.kube/config"));
-    if let Ok(rd) = std::fs::read_dir(root.join("home")) {
-        let mut homes: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        homes.sort();
-        out.extend(homes.into_iter().map(|h| h.join(".kube/config")));
-    }
-    out
-}
-
 struct Scanner {
-    root: Option<PathBuf>,
+    paths: Resolver,
     inv: Inventory,
     cache: CertCache,
-    /// Canonical path → display path of files already loaded.
-    loaded: HashMap<PathBuf, String>,
-    visited_dirs: HashSet<PathBuf>,
-    /// Routes to attach to every certificate of a file, by canonical path.
-    routes: Vec<(PathBuf, String)>,
+    /// Files already loaded (whatever the path they were reached by) → display path.
+    loaded: HashMap<FileId, String>,
+    visited_dirs: HashSet<FileId>,
+    /// Routes to attach to every certificate of a file.
+    routes: Vec<(FileId, String)>,
 }
 
 impl Scanner {
     fn new(root: Option<PathBuf>) -> Self {
         Scanner {
-            root,
+            paths: Resolver::new(root),
             inv: Inventory::default(),
             cache: CertCache::default(),
             loaded: HashMap::new(),
@@ -235,176 +200,266 @@ impl Scanner {
         }
     }
 
-    fn problem(&mut self, path: &Path, reason: String) {
+    fn problem(&mut self, path: &str, reason: String) {
         self.inv.problems.push(Problem {
-            path: path.display().to_string(),
+            path: path.to_string(),
             reason,
         });
     }
 
-    /// An absolute path from a node's configuration, as it is found on this machine.
-    fn on_disk(&self, p: &Path, relative_to: &Path) -> PathBuf {
-        if p.is_absolute() {
-            match &self.root {
-                Some(root) => root.join(
-                    p.components()
-                        .filter(|c| !matches!(c, Component::RootDir))
-                        .collect::<PathBuf>(),
-                ),
-                None => p.to_path_buf(),
+    /// The standard locations (in the root when there is one), then the kubeconfigs
+    /// kubectl would use.
+    fn default_locations(&mut self) -> Vec<(Loc, bool)> {
+        let rooted = self.paths.root().is_some();
+        let mut out: Vec<Loc> = DEFAULT_LOCATIONS
+            .iter()
+            .map(|l| {
+                let p = Path::new("/").join(l);
+                if rooted {
+                    Loc::Rooted(p)
+                } else {
+                    Loc::Host(p)
+                }
+            })
+            .collect();
+        out.extend(self.user_kubeconfigs());
+        out.into_iter().map(|l| (l, true)).collect()
+    }
+
+    /// The kubeconfigs kubectl would use: `$KUBECONFIG` and `~/.kube/config` of the user
+    /// running certwire, or, in a copy of a node, `/root/.kube/config` and
+    /// `/home/*/.kube/config`. A stale one of these is the commonest cause of "certificate
+    /// signed by unknown authority" in kubectl.
+    fn user_kubeconfigs(&mut self) -> Vec<Loc> {
+        let mut out = Vec::new();
+        if self.paths.root().is_none() {
+            if let Some(list) = std::env::var_os("KUBECONFIG") {
+                out.extend(
+                    std::env::split_paths(&list)
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .map(Loc::Host),
+                );
             }
-        } else {
-            relative_to.join(p)
+            if let Some(home) = std::env::var_os("HOME") {
+                out.push(Loc::Host(PathBuf::from(home).join(".kube/config")));
+            }
+            return out;
+        }
+        out.push(Loc::Rooted(PathBuf::from("/root/.kube/config")));
+        // home/ is listed as the node sees it: a link there stays in the root too.
+        let home = Loc::Rooted(PathBuf::from("/home"));
+        match self.paths.resolve(&home) {
+            Ok(r) if r.meta.is_dir() => {
+                let mut names: Vec<OsString> = std::fs::read_dir(&r.real)
+                    .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.file_name())).collect())
+                    .unwrap_or_default();
+                names.sort();
+                out.extend(
+                    names
+                        .into_iter()
+                        .map(|n| r.shown.join(n).join(".kube/config")),
+                );
+            }
+            Ok(_) => {}
+            Err(e) if e.something_there() => self.unresolved(&home, &e),
+            Err(_) => {}
+        }
+        out
+    }
+
+    /// One location of the command line or the standard ones.
+    fn search(&mut self, loc: &Loc, default: bool) {
+        let resolved = self.paths.resolve(loc);
+        self.inv.searched.push(Searched {
+            path: self.paths.display(loc),
+            exists: resolved
+                .as_ref()
+                .map_or_else(Unresolved::something_there, |_| true),
+            default,
+        });
+        match resolved {
+            Ok(r) => self.enter(loc, r, 0),
+            // A standard location that is not there is no news; one that leads nowhere is.
+            Err(e) if !default || e.something_there() => self.unresolved(loc, &e),
+            Err(_) => {}
         }
     }
 
-    /// Follow a symlink chain to the real path (absolute targets under --root).
-    fn resolve_link(&mut self, link: &Path) -> Option<PathBuf> {
-        let mut cur = link.to_path_buf();
-        for _ in 0..MAX_LINKS {
-            match std::fs::symlink_metadata(&cur) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    let target = std::fs::read_link(&cur).ok()?;
-                    let dir = cur.parent().unwrap_or(Path::new(".")).to_path_buf();
-                    cur = self.on_disk(&target, &dir);
-                }
-                Ok(_) => return Some(cur),
-                Err(_) => {
-                    let target = std::fs::read_link(link)
-                        .map(|t| t.display().to_string())
-                        .unwrap_or_default();
-                    let hint = if self.root.is_none() && target.starts_with('/') {
-                        " (a copy of a node's files? give its top folder with --root)"
-                    } else {
-                        ""
-                    };
-                    self.problem(
-                        link,
-                        format!("symlink to {target}, which does not exist{hint}"),
-                    );
-                    return None;
-                }
-            }
+    fn visit(&mut self, loc: &Loc, depth: usize) {
+        match self.paths.resolve(loc) {
+            Ok(r) => self.enter(loc, r, depth),
+            Err(e) => self.unresolved(loc, &e),
         }
-        self.problem(link, "symlink loop".into());
-        None
     }
 
-    fn visit(&mut self, path: &Path, depth: usize) {
-        let Ok(meta) = std::fs::symlink_metadata(path) else {
-            self.problem(path, "cannot read".into());
-            return;
-        };
-        if meta.file_type().is_symlink() {
-            let Some(target) = self.resolve_link(path) else {
-                return;
+    /// A resolved path: a directory is searched, anything else is loaded as a file (or
+    /// reported as what it is).
+    fn enter(&mut self, named: &Loc, r: Resolved, depth: usize) {
+        if r.meta.is_dir() {
+            return self.visit_dir(&r, depth);
+        }
+        if let Some(kind) = special(&r) {
+            let what = if r.via_link {
+                let to = self.paths.display(&r.shown);
+                format!("symlink to {to}, which is {kind}")
+            } else {
+                kind.to_string()
             };
-            if target.is_dir() {
-                self.visit_dir(&target, depth);
-            } else if let Some(canon) = self.load_file(&target) {
-                self.routes
-                    .push((canon, format!("symlink:{}", path.display())));
+            return self.problem(&self.paths.display(named), format!("{what}: not read"));
+        }
+        if let Some(id) = self.load_file(&r) {
+            if r.via_link {
+                let route = format!("symlink:{}", self.paths.display(named));
+                self.routes.push((id, route));
             }
-        } else if meta.is_dir() {
-            self.visit_dir(path, depth);
-        } else if meta.is_file() {
-            self.load_file(path);
         }
     }
 
-    fn visit_dir(&mut self, dir: &Path, depth: usize) {
-        let Ok(canon) = std::fs::canonicalize(dir) else {
-            return;
+    fn unresolved(&mut self, loc: &Loc, e: &Unresolved) {
+        let reason = self.why(loc, e);
+        self.problem(&self.paths.display(loc), reason);
+    }
+
+    /// Why `named` does not resolve, as a clause: "does not exist", "symlink to T, which
+    /// does not exist", "L is a symlink to T, which does not exist inside the root (X is
+    /// missing)", "..., which climbs above the root (...); inside the root, X does not
+    /// exist".
+    fn why(&self, named: &Loc, e: &Unresolved) -> String {
+        let (at, link, climbed, rooted) = match e {
+            Unresolved::Missing {
+                at,
+                link,
+                climbed,
+                rooted,
+            } => (at, link, *climbed, *rooted),
+            Unresolved::Loop { link } if *link == self.paths.display(named) => {
+                return format!("symlink loop (more than {MAX_LINKS} links)")
+            }
+            Unresolved::Loop { link } => {
+                return format!("symlink loop at {link} (more than {MAX_LINKS} links)")
+            }
+            Unresolved::NotADirectory { at } => return format!("{at} is not a directory"),
+            Unresolved::Io { at, source } => return format!("cannot read {at}: {source}"),
         };
-        if !self.visited_dirs.insert(canon) {
+        let subject = match link {
+            Some(l) if l.path == self.paths.display(named) => {
+                format!("symlink to {}, which ", l.target.display())
+            }
+            Some(l) => format!("{} is a symlink to {}, which ", l.path, l.target.display()),
+            None if climbed => "the path ".to_string(),
+            None => String::new(),
+        };
+        let exist = match (rooted, climbed) {
+            (true, true) => format!(
+                "climbs above the root (`..` stops there, as in a chroot); inside the root, {at} does not exist"
+            ),
+            (true, false) => format!("does not exist inside the root ({at} is missing)"),
+            (false, _) => "does not exist".to_string(),
+        };
+        let hint = match link {
+            Some(l) if self.paths.root().is_none() && l.target.is_absolute() => {
+                " (a copy of a node's files? give its top folder with --root)"
+            }
+            _ => "",
+        };
+        format!("{subject}{exist}{hint}")
+    }
+
+    fn visit_dir(&mut self, dir: &Resolved, depth: usize) {
+        if !self.visited_dirs.insert(FileId::of(&dir.meta, &dir.real)) {
             return; // symlink loop or a directory reached twice
         }
+        let shown = self.paths.display(&dir.shown);
         if depth >= MAX_DEPTH {
-            self.problem(dir, format!("not searched: deeper than {MAX_DEPTH} levels"));
+            self.problem(
+                &shown,
+                format!("not searched: deeper than {MAX_DEPTH} levels"),
+            );
             return;
         }
-        let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
-            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        let mut names: Vec<OsString> = match std::fs::read_dir(&dir.real) {
+            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.file_name())).collect(),
             Err(e) => {
-                self.problem(dir, format!("cannot list: {e}"));
+                self.problem(&shown, format!("cannot list: {e}"));
                 return;
             }
         };
-        entries.sort();
-        for e in entries {
-            self.visit(&e, depth + 1);
+        names.sort();
+        for name in names {
+            self.visit(&dir.shown.join(name), depth + 1);
         }
     }
 
-    /// Load a file once; returns its canonical path (for attaching routes).
-    fn load_file(&mut self, path: &Path) -> Option<PathBuf> {
-        let canon = std::fs::canonicalize(path).ok()?;
-        if self.loaded.contains_key(&canon) {
-            return Some(canon);
+    /// Load a file once; returns its identity (for attaching routes). Only regular files
+    /// up to MAX_FILE are read; anything else is a problem naming what it is.
+    fn load_file(&mut self, r: &Resolved) -> Option<FileId> {
+        let id = FileId::of(&r.meta, &r.real);
+        if self.loaded.contains_key(&id) {
+            return Some(id);
         }
-        let display = path.display().to_string();
-        self.loaded.insert(canon.clone(), display.clone());
-        let meta = std::fs::metadata(path).ok()?;
-        if meta.len() > MAX_FILE {
-            return Some(canon);
-        }
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) => {
-                self.problem(path, format!("cannot read: {e}"));
-                return Some(canon);
+        let display = self.paths.display(&r.shown);
+        self.loaded.insert(id.clone(), display.clone());
+        match read::read_regular(&r.real, MAX_FILE) {
+            Ok(bytes) => {
+                self.inv.files_read += 1;
+                self.parse_file(&r.shown, &display, &bytes);
             }
-        };
-        self.inv.files_read += 1;
-        let ext = path
+            Err(e) => self.problem(&display, e.to_string()),
+        }
+        Some(id)
+    }
+
+    /// What a file holds: PEM certificates (a bundle, a cert+key file), DER, or YAML.
+    fn parse_file(&mut self, shown: &Loc, display: &str, bytes: &[u8]) {
+        let ext = shown
+            .path()
             .extension()
             .and_then(|e| e.to_str())
             .unwrap_or("")
             .to_ascii_lowercase();
         let cert_like = matches!(ext.as_str(), "crt" | "pem" | "cer" | "cert" | "der");
-        if pem::looks_like_pem(&bytes) {
-            let text = String::from_utf8_lossy(&bytes);
-            let p = pem::split(&text);
-            if p.bad_blocks > 0 {
-                self.problem(
-                    path,
-                    format!("{} CERTIFICATE block(s) are not valid base64", p.bad_blocks),
-                );
-            }
-            if p.certificates.is_empty() && !p.has_private_key && cert_like {
-                self.problem(path, "PEM file without a CERTIFICATE block".into());
-            }
-            let several = p.certificates.len() > 1;
-            for (i, der) in p.certificates.iter().enumerate() {
-                let entry = (several && i > 0).then(|| format!("#{i}"));
-                self.add_cert(path, &display, entry, der, p.has_private_key);
-            }
-        } else if bytes.first() == Some(&0x30) && cert_keys(&bytes).is_some() {
-            self.add_cert(path, &display, None, &bytes, false);
-        } else if let Ok(text) = std::str::from_utf8(&bytes) {
+        if pem::looks_like_pem(bytes) {
+            self.load_pem(display, bytes, cert_like);
+        } else if bytes.first() == Some(&0x30) && cert_keys(bytes).is_some() {
+            self.add_cert(display, None, bytes, false);
+        } else if let Ok(text) = std::str::from_utf8(bytes) {
             if text.contains("apiVersion") || text.contains("clusters:") || text.contains("users:")
             {
-                self.load_yaml(path, &display, &canon, text);
+                self.load_yaml(shown, display, text);
             } else if cert_like {
-                self.problem(path, "not a certificate (neither PEM nor DER)".into());
+                self.problem(display, "not a certificate (neither PEM nor DER)".into());
             }
         } else if cert_like {
-            self.problem(path, "not a certificate (neither PEM nor DER)".into());
+            self.problem(display, "not a certificate (neither PEM nor DER)".into());
         }
-        Some(canon)
     }
 
-    fn add_cert(
-        &mut self,
-        path: &Path,
-        display: &str,
-        entry: Option<String>,
-        der: &[u8],
-        with_key: bool,
-    ) {
+    fn load_pem(&mut self, display: &str, bytes: &[u8], cert_like: bool) {
+        let text = String::from_utf8_lossy(bytes);
+        let p = pem::split(&text);
+        if p.bad_blocks > 0 {
+            self.problem(
+                display,
+                format!("{} CERTIFICATE block(s) are not valid base64", p.bad_blocks),
+            );
+        }
+        if p.certificates.is_empty() && !p.has_private_key && cert_like {
+            self.problem(display, "PEM file without a CERTIFICATE block".into());
+        }
+        let several = p.certificates.len() > 1;
+        for (i, der) in p.certificates.iter().enumerate() {
+            let entry = (several && i > 0).then(|| format!("#{i}"));
+            self.add_cert(display, entry, der, p.has_private_key);
+        }
+    }
+
+    fn add_cert(&mut self, display: &str, entry: Option<String>, der: &[u8], with_key: bool) {
         let Some(keys) = cert_keys(der) else {
             let what = entry.clone().map(|e| format!(" ({e})")).unwrap_or_default();
-            self.problem(path, format!("certificate{what} does not parse as X.509"));
+            self.problem(
+                display,
+                format!("certificate{what} does not parse as X.509"),
+            );
             return;
         };
         let summary = self.cache.get(der);
@@ -419,132 +474,140 @@ impl Scanner {
         });
     }
 
-    /// A file referenced by configuration: load it and record the route.
-    fn reference(&mut self, value: &str, relative_to: &Path, route: String, origin: &Path) {
-        let target = self.on_disk(Path::new(value), relative_to);
-        let target = match std::fs::symlink_metadata(&target) {
-            Ok(m) if m.file_type().is_symlink() => {
-                let Some(resolved) = self.resolve_link(&target) else {
-                    return;
-                };
-                if let Some(canon) = self.load_file(&resolved) {
-                    self.routes
-                        .push((canon.clone(), format!("symlink:{}", target.display())));
-                    self.routes.push((canon, route));
-                }
-                return;
-            }
-            Ok(_) => target,
-            Err(_) => {
-                self.problem(
-                    origin,
-                    format!(
+    /// A file referenced by configuration: load it and record the route. The path is the
+    /// node's: under --root it is resolved inside the root, like every symlink on the way.
+    fn reference(&mut self, value: &str, relative_to: &Loc, route: String, origin: &str) {
+        let named = self.paths.on_disk(Path::new(value), relative_to);
+        let r = match self.paths.resolve(&named) {
+            Ok(r) => r,
+            Err(e) => {
+                let reason = match &e {
+                    Unresolved::Missing {
+                        link: None,
+                        climbed: false,
+                        ..
+                    } => format!(
                         "{route} names {value}, which does not exist at {}",
-                        target.display()
+                        self.paths.display(&named)
                     ),
-                );
+                    _ => format!("{route} names {value}: {}", self.why(&named, &e)),
+                };
+                self.problem(origin, reason);
                 return;
             }
         };
-        if let Some(canon) = self.load_file(&target) {
-            self.routes.push((canon, route));
+        if let Some(kind) = special(&r).or((r.meta.is_dir()).then_some(Kind::Directory)) {
+            let at = self.paths.display(&r.shown);
+            let reason = format!("{route} names {value} ({at}), which is {kind}: not read");
+            return self.problem(origin, reason);
+        }
+        if let Some(id) = self.load_file(&r) {
+            if r.via_link {
+                let link = format!("symlink:{}", self.paths.display(&named));
+                self.routes.push((id.clone(), link));
+            }
+            self.routes.push((id, route));
         }
     }
 
-    fn load_yaml(&mut self, path: &Path, display: &str, canon: &Path, text: &str) {
+    fn load_yaml(&mut self, shown: &Loc, display: &str, text: &str) {
         let doc = match yaml::parse(text) {
             Ok(d) => d,
             Err(e) => {
                 if text.contains("clusters:") || text.contains("kind: Config") {
-                    self.problem(path, format!("cannot parse kubeconfig: {e}"));
+                    self.problem(display, format!("cannot parse kubeconfig: {e}"));
                 }
                 return;
             }
         };
-        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let dir = shown.parent();
         if doc.is_kubeconfig() {
-            self.inv.kubeconfigs.push(Kubeconfig {
-                path: display.to_string(),
-                clusters: doc
-                    .clusters
-                    .iter()
-                    .flatten()
-                    .map(|c| {
-                        (
-                            c.name.clone(),
-                            c.cluster.as_ref().and_then(|c| c.server.clone()),
-                        )
-                    })
-                    .collect(),
-            });
-            for c in doc.clusters.iter().flatten() {
-                let Some(cluster) = &c.cluster else { continue };
-                let entry = format!("clusters[{}].certificate-authority", c.name);
-                if let Some(data) = &cluster.certificate_authority_data {
-                    self.embedded(path, display, canon, &format!("{entry}-data"), data);
-                }
-                if let Some(file) = &cluster.certificate_authority {
-                    self.reference(file, &dir, format!("kubeconfig:{display}#{entry}"), path);
-                }
-            }
-            for u in doc.users.iter().flatten() {
-                let Some(user) = &u.user else { continue };
-                let entry = format!("users[{}].client-certificate", u.name);
-                if let Some(data) = &user.client_certificate_data {
-                    self.embedded(path, display, canon, &format!("{entry}-data"), data);
-                }
-                if let Some(file) = &user.client_certificate {
-                    self.reference(file, &dir, format!("kubeconfig:{display}#{entry}"), path);
-                }
-            }
+            self.load_kubeconfig(&doc, &dir, display);
         } else if doc.is_kubelet_config() {
-            self.inv.kubelet_rotate_certificates = doc
-                .rotate_certificates
-                .or(self.inv.kubelet_rotate_certificates);
-            if let Some(f) = &doc.tls_cert_file {
-                self.reference(
-                    f,
-                    &dir,
-                    format!("kubelet-config:{display}#tlsCertFile"),
-                    path,
-                );
-            }
-            if let Some(f) = doc
-                .authentication
-                .as_ref()
-                .and_then(|a| a.x509.as_ref())
-                .and_then(|x| x.client_ca_file.as_ref())
-            {
-                self.reference(
-                    f,
-                    &dir,
-                    format!("kubelet-config:{display}#authentication.x509.clientCAFile"),
-                    path,
-                );
-            }
+            self.load_kubelet_config(&doc, &dir, display);
         } else if doc.is_pod() {
-            for c in doc.spec.iter().flat_map(|s| s.containers.iter()) {
-                for (flag, value) in yaml::flags(c) {
-                    self.inv.flags.push(Flag {
-                        component: c.name.clone(),
-                        name: flag.clone(),
-                        value: value.clone(),
-                        manifest: display.to_string(),
-                    });
-                    if !names_certificate(&flag, &value) {
-                        continue;
-                    }
-                    self.reference(&value, &dir, format!("flag:{} --{flag}", c.name), path);
+            self.load_manifest(&doc, &dir, display);
+        }
+    }
+
+    fn load_kubeconfig(&mut self, doc: &yaml::Doc, dir: &Loc, display: &str) {
+        self.inv.kubeconfigs.push(Kubeconfig {
+            path: display.to_string(),
+            clusters: doc
+                .clusters
+                .iter()
+                .flatten()
+                .map(|c| {
+                    (
+                        c.name.clone(),
+                        c.cluster.as_ref().and_then(|c| c.server.clone()),
+                    )
+                })
+                .collect(),
+        });
+        for c in doc.clusters.iter().flatten() {
+            let Some(cluster) = &c.cluster else { continue };
+            let entry = format!("clusters[{}].certificate-authority", c.name);
+            if let Some(data) = &cluster.certificate_authority_data {
+                self.embedded(display, &format!("{entry}-data"), data);
+            }
+            if let Some(file) = &cluster.certificate_authority {
+                self.reference(file, dir, format!("kubeconfig:{display}#{entry}"), display);
+            }
+        }
+        for u in doc.users.iter().flatten() {
+            let Some(user) = &u.user else { continue };
+            let entry = format!("users[{}].client-certificate", u.name);
+            if let Some(data) = &user.client_certificate_data {
+                self.embedded(display, &format!("{entry}-data"), data);
+            }
+            if let Some(file) = &user.client_certificate {
+                self.reference(file, dir, format!("kubeconfig:{display}#{entry}"), display);
+            }
+        }
+    }
+
+    fn load_kubelet_config(&mut self, doc: &yaml::Doc, dir: &Loc, display: &str) {
+        self.inv.kubelet_rotate_certificates = doc
+            .rotate_certificates
+            .or(self.inv.kubelet_rotate_certificates);
+        if let Some(f) = &doc.tls_cert_file {
+            let route = format!("kubelet-config:{display}#tlsCertFile");
+            self.reference(f, dir, route, display);
+        }
+        if let Some(f) = doc
+            .authentication
+            .as_ref()
+            .and_then(|a| a.x509.as_ref())
+            .and_then(|x| x.client_ca_file.as_ref())
+        {
+            let route = format!("kubelet-config:{display}#authentication.x509.clientCAFile");
+            self.reference(f, dir, route, display);
+        }
+    }
+
+    fn load_manifest(&mut self, doc: &yaml::Doc, dir: &Loc, display: &str) {
+        for c in doc.spec.iter().flat_map(|s| s.containers.iter()) {
+            for (flag, value) in yaml::flags(c) {
+                self.inv.flags.push(Flag {
+                    component: c.name.clone(),
+                    name: flag.clone(),
+                    value: value.clone(),
+                    manifest: display.to_string(),
+                });
+                if !names_certificate(&flag, &value) {
+                    continue;
                 }
+                self.reference(&value, dir, format!("flag:{} --{flag}", c.name), display);
             }
         }
     }
 
     /// Base64 PEM embedded in a kubeconfig.
-    fn embedded(&mut self, path: &Path, display: &str, canon: &Path, entry: &str, data: &str) {
+    fn embedded(&mut self, display: &str, entry: &str, data: &str) {
         let cleaned: String = data.chars().filter(|c| !c.is_whitespace()).collect();
         let Ok(decoded) = data_encoding::BASE64.decode(cleaned.as_bytes()) else {
-            self.problem(path, format!("{entry}: not valid base64"));
+            self.problem(display, format!("{entry}: not valid base64"));
             return;
         };
         let text = String::from_utf8_lossy(&decoded);
@@ -552,7 +615,7 @@ impl Scanner {
         if p.certificates.is_empty() {
             // What client-go says when it loads such a kubeconfig.
             self.problem(
-                path,
+                display,
                 format!("{entry}: tls: failed to find any PEM data in certificate input"),
             );
             return;
@@ -563,38 +626,47 @@ impl Scanner {
             } else {
                 format!("{entry}#{i}")
             };
-            self.add_cert(path, display, Some(e.clone()), der, false);
+            self.add_cert(display, Some(e.clone()), der, false);
             if let Some(c) = self.inv.certs.last_mut() {
                 if c.entry.as_deref() == Some(e.as_str()) {
                     c.via.push(format!("kubeconfig:{display}#{e}"));
                 }
             }
         }
-        let _ = canon;
     }
 
     fn finish(mut self) -> Inventory {
         // Attach routes to the certificates of each file (whole-file certificates only:
         // a route names a file, not an embedded entry).
-        let by_display: HashMap<String, PathBuf> = self
+        let by_display: HashMap<String, FileId> = self
             .loaded
             .iter()
-            .map(|(c, d)| (d.clone(), c.clone()))
+            .map(|(id, d)| (d.clone(), id.clone()))
             .collect();
         for cert in &mut self.inv.certs {
-            let Some(canon) = by_display.get(&cert.path) else {
+            let Some(id) = by_display.get(&cert.path) else {
                 continue;
             };
             if cert.entry.as_deref().is_some_and(|e| !e.starts_with('#')) {
                 continue;
             }
             for (c, route) in &self.routes {
-                if c == canon && !cert.via.contains(route) {
+                if c == id && !cert.via.contains(route) {
                     cert.via.push(route.clone());
                 }
             }
         }
         self.inv
+    }
+}
+
+/// What a resolved path is when it is neither a regular file nor a directory (a FIFO, a
+/// socket, a device): such files are never opened, since reading a FIFO blocks and a
+/// device may never end.
+fn special(r: &Resolved) -> Option<Kind> {
+    match Kind::of(&r.meta) {
+        Kind::Regular | Kind::Directory => None,
+        kind => Some(kind),
     }
 }
 
