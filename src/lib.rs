@@ -15,6 +15,7 @@ pub mod error;
 pub mod flow;
 pub mod local;
 pub mod model;
+pub mod output;
 pub mod report;
 pub mod run;
 pub mod source;

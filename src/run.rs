@@ -12,6 +12,7 @@ use crate::cli::{exit, AnalyzeArgs, FailOn};
 use crate::error::OutputError;
 use crate::local::{self, Inventory, ScanOptions};
 use crate::model::{ConnectionReport, InputReport, LocalReport, Meta, Report, Summary, Warning};
+use crate::output;
 use crate::report::{html, json, markdown, table, Format};
 use crate::source::live::{LiveCapture, LiveOptions};
 use crate::source::Packet;
@@ -77,13 +78,9 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         eprintln!("certwire: --certs {}: does not exist", missing.display());
         return Ok(exit::USAGE);
     }
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(BufWriter::new(File::create(path).map_err(|source| {
-            OutputError::Write {
-                path: path.clone(),
-                source,
-            }
-        })?)),
+    // Never through a symlink, nor into a FIFO or a device; `-o -` is stdout.
+    let mut out: Box<dyn Write> = match args.output.as_deref().filter(|p| !output::is_stdout(p)) {
+        Some(path) => Box::new(BufWriter::new(output::create(path, output::REPORT_MODE)?)),
         None => Box::new(BufWriter::new(io::stdout().lock())),
     };
     let mut analyzer = Analyzer::new(&Options {
@@ -390,7 +387,7 @@ impl PcapWriter {
             path: path.to_path_buf(),
             source,
         };
-        let mut out = BufWriter::new(File::create(path).map_err(err)?);
+        let mut out = BufWriter::new(output::create(path, output::CAPTURE_MODE)?);
         let header = PcapHeader {
             magic_number: 0xa1b2_3c4d,
             version_major: 2,

@@ -9,7 +9,7 @@
 mod common;
 
 use std::io::Read;
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{symlink, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -51,6 +51,11 @@ fn mkfifo(path: &Path) {
         0,
         "mkfifo {path:?}"
     );
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
 }
 
 /// Run certwire in captures/ with 2 GiB of address space and a deadline: reading
@@ -413,5 +418,166 @@ fn without_root_host_paths_are_followed_as_before() {
     let files = apiserver_files(&v);
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].ends_with("outside/apiserver.crt"), "{files:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---- hole 6: output paths ----
+
+fn out_args(path: &Path) -> Vec<String> {
+    [
+        "analyze",
+        CAPTURE,
+        "--no-default-certs",
+        "--format",
+        "json",
+        "-o",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([path.to_str().unwrap().to_string()])
+    .collect()
+}
+
+fn run_strings(args: &[String]) -> Output {
+    run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// `-o` naming a planted symlink: refused, naming the path; the target is untouched.
+#[test]
+fn output_symlink_is_refused_and_its_target_untouched() {
+    let dir = tempdir("out-link");
+    let target = dir.join("precious");
+    std::fs::write(&target, "do not truncate me\n").unwrap();
+    let link = dir.join("report.json");
+    symlink(&target, &link).unwrap();
+    let out = run_strings(&out_args(&link));
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(link.to_str().unwrap()) && err.contains("symbolic link"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "do not truncate me\n"
+    );
+    // A dangling symlink is not created through either.
+    let dangling = dir.join("dangling.json");
+    symlink(dir.join("created-through-link"), &dangling).unwrap();
+    let out = run_strings(&out_args(&dangling));
+    assert_ne!(out.status.code(), Some(0));
+    assert!(!dir.join("created-through-link").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `-o` naming an existing regular file overwrites it (truncated: longer old contents
+/// do not survive); a new file is created with mode 0644.
+#[test]
+fn output_regular_file_is_overwritten() {
+    let dir = tempdir("out-file");
+    let file = dir.join("report.json");
+    std::fs::write(&file, vec![b'x'; 1 << 20]).unwrap();
+    let out = run_strings(&out_args(&file));
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert!(!v["connections"].as_array().unwrap().is_empty());
+    let new = dir.join("new.json");
+    let out = run_strings(&out_args(&new));
+    assert_eq!(out.status.code(), Some(0));
+    let mode = std::fs::metadata(&new).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode & !0o644, 0, "new report mode {mode:o}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `-o` naming a FIFO is refused at once (it used to block until a reader came), as is a
+/// directory; `-o -` is stdout.
+#[test]
+fn output_fifo_is_refused_without_blocking() {
+    let dir = tempdir("out-fifo");
+    let fifo = dir.join("report.json");
+    mkfifo(&fifo);
+    let out = run_strings(&out_args(&fifo));
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(fifo.to_str().unwrap()) && err.contains("FIFO"),
+        "{err}"
+    );
+    let out = run_strings(&out_args(&dir));
+    assert_ne!(out.status.code(), Some(0));
+    // -o - writes to stdout, and no file named "-" appears.
+    let out = run(&[
+        "analyze",
+        CAPTURE,
+        "--no-default-certs",
+        "--format",
+        "json",
+        "-o",
+        "-",
+    ]);
+    let dash = root().join("-");
+    let created = dash.exists();
+    let _ = std::fs::remove_file(&dash);
+    assert!(!created, "-o - created a file named -");
+    assert_eq!(out.status.code(), Some(0));
+    json_of(&out, "-o -");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--write` (live capture) refuses a symlink too, and creates its pcap, which holds
+/// traffic, readable by its owner only.
+#[test]
+fn write_pcap_refuses_a_symlink_and_is_private() {
+    if !is_root() {
+        eprintln!("write_pcap_refuses_a_symlink_and_is_private: SKIPPED: needs root for --live (CAP_NET_RAW)");
+        return;
+    }
+    let dir = tempdir("write");
+    let target = dir.join("precious");
+    std::fs::write(&target, "do not truncate me\n").unwrap();
+    let link = dir.join("handshakes.pcap");
+    symlink(&target, &link).unwrap();
+    let live = |write: &Path| {
+        run(&[
+            "analyze",
+            "--live",
+            "lo",
+            "--duration",
+            "1s",
+            "--no-default-certs",
+            "--format",
+            "jsonl",
+            "--write",
+            write.to_str().unwrap(),
+        ])
+    };
+    let out = live(&link);
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(5) {
+        eprintln!(
+            "write_pcap_refuses_a_symlink_and_is_private: SKIPPED: no live capture here: {err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        return;
+    }
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(link.to_str().unwrap()) && err.contains("symbolic link"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "do not truncate me\n"
+    );
+    let new = dir.join("new.pcap");
+    let out = live(&new);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = std::fs::metadata(&new).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "--write mode {mode:o}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
