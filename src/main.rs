@@ -24,5 +24,19 @@ fn main() {
             exit::FAILURE
         }
     };
+    report_peak_memory();
     std::process::exit(code);
+}
+
+/// `CERTWIRE_PEAK_RSS=1`: print this process's peak resident memory (VmHWM) on stderr at
+/// exit, the figure the README's limits are measured with. Read from /proc rather than
+/// getrusage by a parent, which counts the parent's memory when it spawned with vfork.
+fn report_peak_memory() {
+    if std::env::var_os("CERTWIRE_PEAK_RSS").is_none() {
+        return;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:")) {
+        eprintln!("certwire: peak RSS {}", line["VmHWM:".len()..].trim());
+    }
 }

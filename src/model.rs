@@ -17,7 +17,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct Report {
     pub certwire: Meta,
     pub inputs: Vec<InputReport>,
-    pub connections: Vec<ConnectionReport>,
+    /// The `connections` of the JSON document are not held here: the renderers take them
+    /// from the spool (`report::spool`), in bounded memory.
     pub warnings: Vec<Warning>,
     pub summary: Summary,
     /// What limits the whole report, said once (e.g. no local certificate files, so no

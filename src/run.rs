@@ -13,19 +13,23 @@ use crate::error::OutputError;
 use crate::local::{self, Inventory, ScanOptions};
 use crate::model::{ConnectionReport, InputReport, LocalReport, Meta, Report, Summary, Warning};
 use crate::output;
+use crate::report::spool::Spool;
 use crate::report::{html, json, markdown, table, Format};
 use crate::source::live::{LiveCapture, LiveOptions};
 use crate::source::Packet;
 use crate::wire::linktype;
 
 /// Where connection reports go as they are decided: written at once when streaming
-/// (JSON Lines, the table of a pipe or a live capture), else kept for the document.
+/// (JSON Lines, the table of a pipe or a live capture), else rendered into the spool,
+/// which keeps the document in bounded memory until it is written in order.
 struct Collector<'a> {
     out: &'a mut dyn Write,
     format: Format,
     streaming: bool,
     with_local: bool,
-    connections: Vec<ConnectionReport>,
+    spool: Spool,
+    /// Command-line position of the input being read.
+    input: usize,
     summary: Summary,
     next_id: usize,
     error: Option<OutputError>,
@@ -33,16 +37,18 @@ struct Collector<'a> {
 
 impl Collector<'_> {
     fn add(&mut self, mut c: ConnectionReport) {
-        if !self.streaming {
-            self.connections.push(c);
-            return;
-        }
-        self.next_id += 1;
-        c.id = self.next_id;
         self.summary.add(&c);
         if self.error.is_some() {
             return;
         }
+        if !self.streaming {
+            if let Err(e) = self.spool.add(self.input, &mut c) {
+                self.error = Some(e);
+            }
+            return;
+        }
+        self.next_id += 1;
+        c.id = self.next_id;
         let r = if self.format == Format::Jsonl {
             json::write_jsonl_connection(&c, self.out)
         } else {
@@ -100,8 +106,13 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
     }
     let mut bad_input = false;
     for path in &args.keylog {
-        match std::fs::read(path) {
-            Ok(bytes) => analyzer.add_keylog_text(&String::from_utf8_lossy(&bytes)),
+        // Regular files only, up to MAX_KEYLOG: never a FIFO or a device (src/local/read.rs).
+        match local::read_named(path, local::MAX_KEYLOG) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                analyzer.warnings.extend(keylog_warning(path, &text));
+                analyzer.add_keylog_text(&text);
+            }
             Err(e) => {
                 bad_input = true;
                 analyzer.warnings.push(Warning {
@@ -123,7 +134,11 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         format: args.format,
         streaming: args.format == Format::Jsonl || stream_table,
         with_local: inventory.as_ref().is_some_and(|i| !i.certs.is_empty()),
-        connections: Vec::new(),
+        spool: Spool::new(
+            args.format,
+            inventory.as_ref().is_some_and(|i| !i.certs.is_empty()),
+        ),
+        input: 0,
         summary: Summary::default(),
         next_id: 0,
         error: None,
@@ -137,15 +152,24 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         {
             // Several files, one document: analyzed in parallel on all cores and merged in
             // command-line order, so the output is the same whatever the thread count.
-            for (report, conns, warnings) in analyze_parallel(&analyzer, &args.inputs, threads) {
+            let shared = std::sync::Mutex::new((
+                std::mem::replace(&mut col.spool, Spool::new(args.format, false)),
+                Summary::default(),
+                None,
+            ));
+            for (report, warnings) in analyze_parallel(&analyzer, &args.inputs, threads, &shared) {
                 inputs.push(report);
-                col.connections.extend(conns);
                 analyzer.warnings.extend(warnings);
             }
+            let (spool, summary, error) = shared.into_inner().unwrap_or_else(|e| e.into_inner());
+            col.spool = spool;
+            col.summary = summary;
+            col.error = error;
         }
         None => {
             analyzer.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            for path in &args.inputs {
+            for (i, path) in args.inputs.iter().enumerate() {
+                col.input = i;
                 inputs.push(analyzer.analyze_input(path, &mut |c| col.add(c)));
                 if let Some(e) = col.error.take() {
                     return Err(e);
@@ -156,28 +180,11 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
     if let Some(e) = col.error.take() {
         return Err(e);
     }
-    let mut connections = std::mem::take(&mut col.connections);
-    let mut summary = std::mem::take(&mut col.summary);
-    let streaming = col.streaming;
-    if !streaming {
-        // Stable order whatever the order handshakes finished in: input, then first packet.
-        let order: Vec<&String> = args.inputs.iter().collect();
-        connections.sort_by_key(|c| {
-            (
-                order.iter().position(|i| **i == c.input).unwrap_or(0),
-                c.first_packet,
-            )
-        });
-        for (i, c) in connections.iter_mut().enumerate() {
-            c.id = i + 1;
-            summary.add(c);
-        }
-    }
+    let summary = std::mem::take(&mut col.summary);
     bad_input |= inputs.iter().any(|i| i.error.is_some());
     let report = Report {
         certwire: Meta::default(),
         inputs,
-        connections,
         warnings: std::mem::take(&mut analyzer.warnings),
         summary,
         notices: local_notices(inventory.as_deref()),
@@ -191,11 +198,11 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
     };
     match args.format {
         Format::Table if stream_table => table::write_footer(&report, &mut out)?,
-        Format::Table => table::write_table(&report, &mut out)?,
-        Format::Json => json::write_json(&report, &mut out)?,
+        Format::Table => table::write_table(&report, &mut col.spool, &mut out)?,
+        Format::Json => json::write_json(&report, &mut col.spool, &mut out)?,
         Format::Jsonl => json::write_jsonl_summary(&report, &mut out)?,
-        Format::Markdown => markdown::write_markdown(&report, &mut out)?,
-        Format::Html => html::write_html(&report, &mut out)?,
+        Format::Markdown => markdown::write_markdown(&report, &mut col.spool, &mut out)?,
+        Format::Html => html::write_html(&report, &mut col.spool, &mut out)?,
     }
     out.flush()?;
     if args.format != Format::Table || args.output.is_some() {
@@ -221,13 +228,21 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
     })
 }
 
-type InputResult = (InputReport, Vec<ConnectionReport>, Vec<Warning>);
+/// What the parallel readers share: the document's spool, the summary, the first error.
+type Shared = std::sync::Mutex<(Spool, Summary, Option<OutputError>)>;
 
-/// Analyze `inputs` with up to `threads` analyzers side by side; results in input order.
-fn analyze_parallel(base: &Analyzer, inputs: &[String], threads: usize) -> Vec<InputResult> {
+/// Analyze `inputs` with up to `threads` analyzers side by side, each connection into the
+/// shared spool (which orders the document whatever the order of arrival); input reports
+/// and warnings in input order.
+fn analyze_parallel(
+    base: &Analyzer,
+    inputs: &[String],
+    threads: usize,
+    shared: &Shared,
+) -> Vec<(InputReport, Vec<Warning>)> {
     let threads = threads.clamp(1, inputs.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: std::sync::Mutex<Vec<Option<InputResult>>> =
+    let results: std::sync::Mutex<Vec<Option<(InputReport, Vec<Warning>)>>> =
         std::sync::Mutex::new(inputs.iter().map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..threads {
@@ -236,11 +251,19 @@ fn analyze_parallel(base: &Analyzer, inputs: &[String], threads: usize) -> Vec<I
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(path) = inputs.get(i) else { break };
-                    let mut conns = Vec::new();
-                    let report = analyzer.analyze_input(path, &mut |c| conns.push(c));
+                    let report = analyzer.analyze_input(path, &mut |mut c| {
+                        let mut g = shared.lock().unwrap_or_else(|e| e.into_inner());
+                        let (spool, summary, error) = &mut *g;
+                        summary.add(&c);
+                        if error.is_none() {
+                            if let Err(e) = spool.add(i, &mut c) {
+                                *error = Some(e);
+                            }
+                        }
+                    });
                     let warnings = std::mem::take(&mut analyzer.warnings);
                     if let Ok(mut r) = results.lock() {
-                        r[i] = Some((report, conns, warnings));
+                        r[i] = Some((report, warnings));
                     }
                 }
             });
@@ -440,6 +463,22 @@ impl PcapWriter {
             source,
         })
     }
+}
+
+/// A key log without a single line certwire can use (a private key or /etc/shadow given
+/// by mistake) decrypts nothing: say so, without quoting any of it.
+fn keylog_warning(path: &Path, text: &str) -> Option<Warning> {
+    let parsed = crate::tls::keylog::KeyLog::default();
+    parsed.add_text(text);
+    (parsed.good_lines() == 0).then(|| Warning {
+        input: path.display().to_string(),
+        packet: None,
+        offset: None,
+        message: format!(
+            "no valid key log line ({} line(s) not in the NSS key log format              `LABEL <client random> <secret>`): nothing to decrypt with",
+            parsed.bad_lines()
+        ),
+    })
 }
 
 /// Said once per report when presented certificates cannot be matched to files (instead

@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use super::model::*;
+use super::spool::{Part, Spool};
 use super::text::*;
 use crate::error::OutputError;
 
@@ -39,7 +40,11 @@ fn verdict_class(v: &str) -> &'static str {
     }
 }
 
-pub fn write_html(report: &Report, out: &mut dyn Write) -> Result<(), OutputError> {
+pub fn write_html(
+    report: &Report,
+    spool: &mut Spool,
+    out: &mut dyn Write,
+) -> Result<(), OutputError> {
     writeln!(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>certwire report</title><style>{STYLE}</style></head><body>")?;
     writeln!(out, "<h1>certwire report</h1>")?;
     writeln!(
@@ -78,31 +83,34 @@ pub fn write_html(report: &Report, out: &mut dyn Write) -> Result<(), OutputErro
         }
         writeln!(out, "</ul>")?;
     }
-    if !report.connections.is_empty() {
+    if !spool.is_empty() {
         writeln!(out, "<table><tr><th>#</th><th>client → server</th><th>TLS</th><th>handshake</th><th>verdict</th></tr>")?;
-        for c in &report.connections {
-            writeln!(
-                out,
-                "<tr><td><a href=\"#c{id}\">{id}</a></td><td><code>{}</code> → <code>{}</code></td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
-                esc(&c.client),
-                esc(&c.server),
-                c.tls_version.unwrap_or("?"),
-                outcome_label(c.handshake),
-                verdict_class(&c.verdict),
-                esc(&c.verdict),
-                id = c.id
-            )?;
-        }
+        spool.write(Part::Overview, b"", out)?;
         writeln!(out, "</table>")?;
     }
-    for c in &report.connections {
-        write_connection(c, report.local_matching(), out)?;
-    }
+    spool.write(Part::Detail, b"", out)?;
     writeln!(out, "</body></html>")?;
     Ok(())
 }
 
-fn write_connection(
+/// One row of the overview table, linking to the connection's section.
+pub fn write_overview_row(c: &ConnectionReport, out: &mut dyn Write) -> Result<(), OutputError> {
+    writeln!(
+        out,
+        "<tr><td><a href=\"#c{id}\">{id}</a></td><td><code>{}</code> → <code>{}</code></td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
+        esc(&c.client),
+        esc(&c.server),
+        c.tls_version.unwrap_or("?"),
+        outcome_label(c.handshake),
+        verdict_class(&c.verdict),
+        esc(&c.verdict),
+        id = c.id
+    )?;
+    Ok(())
+}
+
+/// One connection's section.
+pub fn write_connection(
     c: &ConnectionReport,
     with_local: bool,
     out: &mut dyn Write,

@@ -6,14 +6,79 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::model::{ConnectionReport, InputReport, LocalReport, Meta, Report, Summary, Warning};
+use super::spool::{Part, Spool};
 use crate::error::OutputError;
 
-pub fn write_json(report: &Report, out: &mut dyn Write) -> Result<(), OutputError> {
+/// One document, its fields in the schema's order; the connections come from the spool,
+/// so the document is never whole in memory.
+pub fn write_json(
+    report: &Report,
+    spool: &mut Spool,
+    out: &mut dyn Write,
+) -> Result<(), OutputError> {
     // A local buffer in front of the `dyn Write`: serde writes token by token.
     let mut w = std::io::BufWriter::with_capacity(1 << 16, out);
-    serde_json::to_writer_pretty(&mut w, report)?;
-    w.write_all(b"\n")?;
+    w.write_all(b"{\n")?;
+    field(&mut w, "certwire", &report.certwire, false)?;
+    field(&mut w, "inputs", &report.inputs, false)?;
+    if spool.is_empty() {
+        w.write_all(b"  \"connections\": [],\n")?;
+    } else {
+        w.write_all(b"  \"connections\": [\n")?;
+        spool.write(Part::Detail, b",\n", &mut w)?;
+        w.write_all(b"\n  ],\n")?;
+    }
+    field(&mut w, "warnings", &report.warnings, false)?;
+    field(&mut w, "summary", &report.summary, false)?;
+    field(&mut w, "notices", &report.notices, false)?;
+    field(
+        &mut w,
+        "local_certificates",
+        &report.local_certificates,
+        true,
+    )?;
+    w.write_all(b"}\n")?;
     w.flush()?;
+    Ok(())
+}
+
+/// `  "name": <value, pretty, indented one level>` and a comma unless `last`.
+fn field(
+    w: &mut dyn Write,
+    name: &str,
+    value: &impl Serialize,
+    last: bool,
+) -> Result<(), OutputError> {
+    write!(w, "  \"{name}\": ")?;
+    write_indented(w, value, 1)?;
+    w.write_all(if last { b"\n" } else { b",\n" })?;
+    Ok(())
+}
+
+fn write_indented(
+    w: &mut dyn Write,
+    value: &impl Serialize,
+    level: usize,
+) -> Result<(), OutputError> {
+    let text = serde_json::to_vec_pretty(value)?;
+    let pad = "  ".repeat(level);
+    for (i, line) in text.split(|b| *b == b'\n').enumerate() {
+        if i > 0 {
+            w.write_all(b"\n")?;
+            w.write_all(pad.as_bytes())?;
+        }
+        w.write_all(line)?;
+    }
+    Ok(())
+}
+
+/// A connection as an element of the document's `connections` array.
+pub fn write_document_connection(
+    c: &ConnectionReport,
+    out: &mut Vec<u8>,
+) -> Result<(), OutputError> {
+    out.extend_from_slice(b"    ");
+    write_indented(out, c, 2)?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use super::model::*;
+use super::spool::{Part, Spool};
 use super::text::*;
 use crate::error::OutputError;
 
@@ -20,19 +21,19 @@ fn code(s: &str) -> String {
     format!("`{}`", s.replace('`', "'"))
 }
 
-pub fn write_markdown(report: &Report, out: &mut dyn Write) -> Result<(), OutputError> {
+pub fn write_markdown(
+    report: &Report,
+    spool: &mut Spool,
+    out: &mut dyn Write,
+) -> Result<(), OutputError> {
     writeln!(out, "# certwire report\n")?;
     writeln!(
         out,
         "| input | format | link types | packets | connections |"
     )?;
     writeln!(out, "|---|---|---|---|---|")?;
-    for i in &report.inputs {
-        let n = report
-            .connections
-            .iter()
-            .filter(|c| c.input == i.path)
-            .count();
+    for (n, i) in report.inputs.iter().enumerate() {
+        let n = spool.count_of(n);
         writeln!(
             out,
             "| {} | {} | {} | {} | {} |",
@@ -53,22 +54,12 @@ pub fn write_markdown(report: &Report, out: &mut dyn Write) -> Result<(), Output
     for line in notice_lines(report) {
         writeln!(out, "> {}\n", cell(&line))?;
     }
-    if !report.connections.is_empty() {
+    if !spool.is_empty() {
         writeln!(
             out,
             "| # | client → server | handshake | verdict |\n|---|---|---|---|"
         )?;
-        for c in &report.connections {
-            writeln!(
-                out,
-                "| {} | {} → {} | {} | {} |",
-                c.id,
-                code(&c.client),
-                code(&c.server),
-                outcome_label(c.handshake),
-                cell(&c.verdict)
-            )?;
-        }
+        spool.write(Part::Overview, b"", out)?;
         writeln!(out)?;
     }
     if !report.warnings.is_empty() {
@@ -78,151 +69,173 @@ pub fn write_markdown(report: &Report, out: &mut dyn Write) -> Result<(), Output
         }
         writeln!(out)?;
     }
-    for c in &report.connections {
-        writeln!(
-            out,
-            "## #{} {} → {} — {}\n",
-            c.id,
-            code(&c.client),
-            code(&c.server),
-            outcome_label(c.handshake)
-        )?;
-        writeln!(out, "| | |\n|---|---|")?;
-        writeln!(
-            out,
-            "| first seen | {} (packet {}) |",
-            c.first_seen, c.first_packet
-        )?;
-        writeln!(out, "| TLS | {} |", c.tls_version.unwrap_or("?"))?;
-        writeln!(
-            out,
-            "| cipher suite | {} |",
-            cell(c.cipher_suite.as_deref().unwrap_or("-"))
-        )?;
-        writeln!(out, "| SNI | {} |", cell(c.sni.as_deref().unwrap_or("-")))?;
-        writeln!(
-            out,
-            "| ALPN | {}{} |",
-            cell(
-                &c.alpn
-                    .as_ref()
-                    .map(|a| a.join(", "))
-                    .unwrap_or_else(|| "-".into())
-            ),
-            c.alpn_selected
+    spool.write(Part::Detail, b"", out)?;
+    Ok(())
+}
+
+/// One row of the overview table.
+pub fn write_overview_row(c: &ConnectionReport, out: &mut dyn Write) -> Result<(), OutputError> {
+    writeln!(
+        out,
+        "| {} | {} → {} | {} | {} |",
+        c.id,
+        code(&c.client),
+        code(&c.server),
+        outcome_label(c.handshake),
+        cell(&c.verdict)
+    )?;
+    Ok(())
+}
+
+/// One connection's section.
+pub fn write_connection(
+    c: &ConnectionReport,
+    with_local: bool,
+    out: &mut dyn Write,
+) -> Result<(), OutputError> {
+    writeln!(
+        out,
+        "## #{} {} → {} — {}\n",
+        c.id,
+        code(&c.client),
+        code(&c.server),
+        outcome_label(c.handshake)
+    )?;
+    writeln!(out, "| | |\n|---|---|")?;
+    writeln!(
+        out,
+        "| first seen | {} (packet {}) |",
+        c.first_seen, c.first_packet
+    )?;
+    writeln!(out, "| TLS | {} |", c.tls_version.unwrap_or("?"))?;
+    writeln!(
+        out,
+        "| cipher suite | {} |",
+        cell(c.cipher_suite.as_deref().unwrap_or("-"))
+    )?;
+    writeln!(out, "| SNI | {} |", cell(c.sni.as_deref().unwrap_or("-")))?;
+    writeln!(
+        out,
+        "| ALPN | {}{} |",
+        cell(
+            &c.alpn
                 .as_ref()
-                .map(|a| format!(" → {}", cell(a)))
-                .unwrap_or_default()
-        )?;
+                .map(|a| a.join(", "))
+                .unwrap_or_else(|| "-".into())
+        ),
+        c.alpn_selected
+            .as_ref()
+            .map(|a| format!(" → {}", cell(a)))
+            .unwrap_or_default()
+    )?;
+    writeln!(
+        out,
+        "| handshake | {} — {} |",
+        outcome_label(c.handshake),
+        cell(&c.outcome_reason)
+    )?;
+    writeln!(out, "| verdict | {} |", cell(&c.verdict))?;
+    if let Some(role) = role_text(c) {
+        writeln!(out, "| role | {} |", cell(&role))?;
+    }
+    if let Some(cr) = &c.certificate_request {
         writeln!(
             out,
-            "| handshake | {} — {} |",
-            outcome_label(c.handshake),
-            cell(&c.outcome_reason)
+            "| client certificate requested | acceptable CAs: {} |",
+            cell(&list_or_dash(&cr.ca_names))
         )?;
-        writeln!(out, "| verdict | {} |", cell(&c.verdict))?;
-        if let Some(role) = role_text(c) {
-            writeln!(out, "| role | {} |", cell(&role))?;
-        }
-        if let Some(cr) = &c.certificate_request {
-            writeln!(
-                out,
-                "| client certificate requested | acceptable CAs: {} |",
-                cell(&list_or_dash(&cr.ca_names))
-            )?;
-        }
-        for a in &c.alerts {
-            writeln!(out, "| alert | {} |", cell(&alert_text(a)))?;
-        }
-        for g in &c.gaps {
-            writeln!(out, "| gap | {} |", cell(&gap_text(g)))?;
-        }
-        for t in &c.truncated_certificate_messages {
-            writeln!(out, "| incomplete chain | {} |", cell(&truncation_text(t)))?;
-        }
-        writeln!(out)?;
-        for (side, certs, label) in [
-            (Side::Server, &c.server_certificates, "Server"),
-            (Side::Client, &c.client_certificates, "Client"),
-        ] {
-            match certs {
-                Some(v) if !v.is_empty() => {
-                    writeln!(out, "{label} certificates:\n")?;
-                    writeln!(
-                        out,
-                        "| # | subject | issuer | serial | valid | key | EKU | SAN | sha256 |"
-                    )?;
-                    writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
-                    for (i, cert) in v.iter().enumerate() {
-                        writeln!(
-                            out,
-                            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                            i,
-                            cell(cert.subject.as_deref().unwrap_or("(unparsable)")),
-                            cell(cert.issuer.as_deref().unwrap_or("")),
-                            code(cert.serial.as_deref().unwrap_or("")),
-                            cell(&validity(cert)),
-                            cell(cert.public_key.as_deref().unwrap_or("")),
-                            cell(&list_or_dash(&cert.extended_key_usage)),
-                            cell(&list_or_dash(&cert.san)),
-                            code(&cert.sha256)
-                        )?;
-                    }
-                    writeln!(out)?;
-                }
-                _ => {
-                    if let Some(text) = chain_absence(certs, c, side) {
-                        writeln!(out, "{label}: {}\n", cell(&text))?;
-                    }
-                }
-            }
-        }
-        let inferred = inference_lines(c);
-        if !inferred.is_empty() {
-            writeln!(
-                out,
-                "Inferred from encrypted record lengths (not a match):\n"
-            )?;
-            for l in inferred {
-                writeln!(out, "- {}", cell(&l))?;
-            }
-            writeln!(out)?;
-        }
-        if !c.findings.is_empty() {
-            writeln!(out, "Findings:\n")?;
-            for f in &c.findings {
+    }
+    for a in &c.alerts {
+        writeln!(out, "| alert | {} |", cell(&alert_text(a)))?;
+    }
+    for g in &c.gaps {
+        writeln!(out, "| gap | {} |", cell(&gap_text(g)))?;
+    }
+    for t in &c.truncated_certificate_messages {
+        writeln!(out, "| incomplete chain | {} |", cell(&truncation_text(t)))?;
+    }
+    writeln!(out)?;
+    for (side, certs, label) in [
+        (Side::Server, &c.server_certificates, "Server"),
+        (Side::Client, &c.client_certificates, "Client"),
+    ] {
+        match certs {
+            Some(v) if !v.is_empty() => {
+                writeln!(out, "{label} certificates:\n")?;
                 writeln!(
                     out,
-                    "- **{}** `{}` ({}): {}",
-                    crate::diagnose::severity_word(f.severity),
-                    f.code,
-                    cell(&f.subject),
-                    cell(&f.message)
+                    "| # | subject | issuer | serial | valid | key | EKU | SAN | sha256 |"
                 )?;
-                if let Some(w) = when_text(f) {
-                    writeln!(out, "  - when: {w}")?;
-                }
-                if let Some(l) = &f.logged_as {
-                    writeln!(out, "  - logged as: {}", code(l))?;
-                }
-                for e in &f.evidence {
-                    writeln!(out, "  - {}", cell(e))?;
-                }
-            }
-            writeln!(out)?;
-        }
-        if report.local_matching() {
-            let lines: Vec<String> = local_file_lines(c)
-                .into_iter()
-                .chain(c.candidates_not_presented.iter().map(candidate_line))
-                .collect();
-            if !lines.is_empty() {
-                writeln!(out, "Local files:\n")?;
-                for l in lines {
-                    writeln!(out, "- {}", cell(&l))?;
+                writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
+                for (i, cert) in v.iter().enumerate() {
+                    writeln!(
+                        out,
+                        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                        i,
+                        cell(cert.subject.as_deref().unwrap_or("(unparsable)")),
+                        cell(cert.issuer.as_deref().unwrap_or("")),
+                        code(cert.serial.as_deref().unwrap_or("")),
+                        cell(&validity(cert)),
+                        cell(cert.public_key.as_deref().unwrap_or("")),
+                        cell(&list_or_dash(&cert.extended_key_usage)),
+                        cell(&list_or_dash(&cert.san)),
+                        code(&cert.sha256)
+                    )?;
                 }
                 writeln!(out)?;
             }
+            _ => {
+                if let Some(text) = chain_absence(certs, c, side) {
+                    writeln!(out, "{label}: {}\n", cell(&text))?;
+                }
+            }
+        }
+    }
+    let inferred = inference_lines(c);
+    if !inferred.is_empty() {
+        writeln!(
+            out,
+            "Inferred from encrypted record lengths (not a match):\n"
+        )?;
+        for l in inferred {
+            writeln!(out, "- {}", cell(&l))?;
+        }
+        writeln!(out)?;
+    }
+    if !c.findings.is_empty() {
+        writeln!(out, "Findings:\n")?;
+        for f in &c.findings {
+            writeln!(
+                out,
+                "- **{}** `{}` ({}): {}",
+                crate::diagnose::severity_word(f.severity),
+                f.code,
+                cell(&f.subject),
+                cell(&f.message)
+            )?;
+            if let Some(w) = when_text(f) {
+                writeln!(out, "  - when: {w}")?;
+            }
+            if let Some(l) = &f.logged_as {
+                writeln!(out, "  - logged as: {}", code(l))?;
+            }
+            for e in &f.evidence {
+                writeln!(out, "  - {}", cell(e))?;
+            }
+        }
+        writeln!(out)?;
+    }
+    if with_local {
+        let lines: Vec<String> = local_file_lines(c)
+            .into_iter()
+            .chain(c.candidates_not_presented.iter().map(candidate_line))
+            .collect();
+        if !lines.is_empty() {
+            writeln!(out, "Local files:\n")?;
+            for l in lines {
+                writeln!(out, "- {}", cell(&l))?;
+            }
+            writeln!(out)?;
         }
     }
     Ok(())

@@ -5,6 +5,7 @@
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod spool;
 pub use crate::model;
 pub mod table;
 mod text;

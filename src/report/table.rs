@@ -6,13 +6,16 @@ use std::io::Write;
 use comfy_table::{presets, ContentArrangement, Table};
 
 use super::model::*;
+use super::spool::{Part, Spool};
 use super::text::*;
 use crate::error::OutputError;
 
-pub fn write_table(report: &Report, out: &mut dyn Write) -> Result<(), OutputError> {
-    for c in &report.connections {
-        write_connection(c, report.local_certificates.is_some(), out)?;
-    }
+pub fn write_table(
+    report: &Report,
+    spool: &mut Spool,
+    out: &mut dyn Write,
+) -> Result<(), OutputError> {
+    spool.write(Part::Detail, b"", out)?;
     write_footer(report, out)
 }
 
