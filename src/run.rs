@@ -475,7 +475,8 @@ fn keylog_warning(path: &Path, text: &str) -> Option<Warning> {
         packet: None,
         offset: None,
         message: format!(
-            "no valid key log line ({} line(s) not in the NSS key log format              `LABEL <client random> <secret>`): nothing to decrypt with",
+            "no valid key log line ({} line(s) not in the NSS key log format \
+             `LABEL <client random> <secret>`): nothing to decrypt with",
             parsed.bad_lines()
         ),
     })

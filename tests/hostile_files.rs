@@ -581,3 +581,77 @@ fn write_pcap_refuses_a_symlink_and_is_private() {
     assert_eq!(mode, 0o600, "--write mode {mode:o}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// ---- key logs ----
+
+const FAKE_KEY_LINE: &str = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj";
+
+/// A --keylog file with no key log line in it (a private key here) gets a warning that
+/// says so, without printing a byte of it.
+#[test]
+fn keylog_without_a_valid_line_is_a_warning() {
+    let dir = tempdir("keylog");
+    let key = dir.join("key.pem");
+    std::fs::write(
+        &key,
+        format!("-----BEGIN PRIVATE KEY-----\n{FAKE_KEY_LINE}\n-----END PRIVATE KEY-----\n"),
+    )
+    .unwrap();
+    let out = run(&[
+        "analyze",
+        CAPTURE,
+        "--no-default-certs",
+        "--format",
+        "json",
+        "--keylog",
+        key.to_str().unwrap(),
+    ]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains(FAKE_KEY_LINE), "key bytes printed:\n{text}");
+    let v = json_of(&out, "keylog");
+    let warnings: Vec<String> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| format!("{} {}", s(&w["input"]), s(&w["message"])))
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("key.pem") && w.contains("no valid key log line")),
+        "{warnings:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A --keylog that is /dev/zero or a FIFO is refused (it used to be read until memory ran
+/// out, or to block), with exit status 3 like any unreadable key log.
+#[test]
+fn keylog_device_or_fifo_is_refused() {
+    let dir = tempdir("keylog-special");
+    let fifo = dir.join("keys.fifo");
+    mkfifo(&fifo);
+    for (path, kind) in [
+        (Path::new("/dev/zero"), "character device"),
+        (fifo.as_path(), "FIFO"),
+    ] {
+        let out = run(&[
+            "analyze",
+            CAPTURE,
+            "--no-default-certs",
+            "--format",
+            "json",
+            "--keylog",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(3), "{path:?}");
+        let v = json_of(&out, "keylog");
+        let warnings = v["warnings"].to_string();
+        assert!(
+            warnings.contains("cannot read key log") && warnings.contains(kind),
+            "{warnings}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
