@@ -308,6 +308,11 @@ fn run_live(
         None => None,
     };
     analyzer.keep_packets = writer.is_some();
+    // Everything that needed privileges is open: the socket, the report and --write files,
+    // the node's files and key logs. Root and capabilities are given up for the capture.
+    for line in crate::source::live::drop_privileges().lines() {
+        eprintln!("certwire: {line}");
+    }
     install_signal_handlers();
     let ports: Vec<String> = args.ports.iter().map(|p| p.to_string()).collect();
     eprintln!(

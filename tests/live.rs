@@ -162,6 +162,43 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// A field of /proc/PID/status (`Uid`, `CapEff`, ...), as the kernel prints it.
+fn status_field(pid: u32, field: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// Whether this process may change uid, gid and the bounding set (CAP_SETGID 6,
+/// CAP_SETUID 7, CAP_SETPCAP 8): root in CI has them, a container's root may not.
+fn can_drop_root() -> bool {
+    u64::from_str_radix(&status_field(std::process::id(), "CapEff"), 16)
+        .is_ok_and(|caps| caps & 0b111 << 6 == 0b111 << 6)
+}
+
+/// While certwire captures as root, it runs as nobody with no capability left: it gave
+/// them up after opening the socket, the --write file and the node's files. The drop
+/// happens before the "capturing on" line that start_live waits for.
+fn assert_privileges_dropped(pid: u32) {
+    let none = "0000000000000000";
+    for set in ["CapEff", "CapPrm", "CapInh", "CapAmb"] {
+        assert_eq!(status_field(pid, set), none, "{set} while capturing");
+    }
+    if !can_drop_root() {
+        eprintln!("live_capture_on_loopback: uid/gid drop SKIPPED: this root lacks CAP_SETUID/CAP_SETGID/CAP_SETPCAP");
+        return;
+    }
+    assert_eq!(status_field(pid, "Uid"), "65534\t65534\t65534\t65534");
+    assert_eq!(status_field(pid, "Gid"), "65534\t65534\t65534\t65534");
+    assert_eq!(status_field(pid, "Groups"), "");
+    assert_eq!(status_field(pid, "CapBnd"), none);
+    assert_eq!(status_field(pid, "NoNewPrivs"), "1");
+}
+
 const API_CRT: &str = "node/etc/kubernetes/pki/apiserver.crt";
 const API_KEY: &str = "node/etc/kubernetes/pki/apiserver.key";
 const KUBELET_CRT: &str = "node/var/lib/kubelet/pki/kubelet.crt";
@@ -173,9 +210,7 @@ const APISERVER_KUBELET_KEY: &str = "node/etc/kubernetes/pki/apiserver-kubelet-c
 #[test]
 fn live_capture_on_loopback() {
     if !is_root() || !have("openssl") {
-        eprintln!(
-            "live_capture_on_loopback: needs root and openssl; not run here (CI runs it as root)"
-        );
+        eprintln!("live_capture_on_loopback: SKIPPED: needs root and openssl (CI runs it as root)");
         return;
     }
     let dir = std::env::temp_dir().join(format!("certwire-live-{}", std::process::id()));
@@ -194,6 +229,7 @@ fn live_capture_on_loopback() {
         "--write",
         written.to_str().unwrap(),
     ]);
+    assert_privileges_dropped(live.id());
     s_client("127.0.0.1:18443", KUBELET_CLIENT, KUBELET_CLIENT, "/");
     s_client("127.0.0.1:6443", KUBELET_CLIENT, KUBELET_CLIENT, "/");
     s_client(
@@ -348,7 +384,7 @@ fn live_capture_on_loopback() {
 #[test]
 fn live_without_the_capability_says_what_is_missing() {
     if !is_root() || !have("setpriv") {
-        eprintln!("live_without_the_capability_says_what_is_missing: needs root and setpriv to drop privileges; not run here");
+        eprintln!("live_without_the_capability_says_what_is_missing: SKIPPED: needs root and setpriv to drop privileges");
         return;
     }
     let out = Command::new("setpriv")

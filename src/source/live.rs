@@ -66,6 +66,56 @@ pub fn now() -> Timestamp {
 
 #[cfg(target_os = "linux")]
 pub use linux::LiveCapture;
+#[cfg(target_os = "linux")]
+pub use privileges::drop_privileges;
+
+/// What `drop_privileges` did, for stderr: what was dropped, and each step that failed.
+#[derive(Debug, Default)]
+pub struct PrivilegeDrop {
+    /// What was given up, in order; empty when there was nothing to give up.
+    pub dropped: Vec<&'static str>,
+    pub failed: Vec<DropError>,
+}
+
+/// A step of dropping privileges that did not work. Never fatal: the capture goes on.
+#[derive(Debug, thiserror::Error)]
+pub enum DropError {
+    #[error("{step}: {source}")]
+    Step {
+        step: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("check afterwards: {0}")]
+    Check(String),
+}
+
+impl PrivilegeDrop {
+    /// The lines to print on stderr (none when there was nothing to drop).
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.dropped.is_empty() {
+            out.push(format!(
+                "dropped privileges for the capture: {}",
+                self.dropped.join(", ")
+            ));
+        }
+        if !self.failed.is_empty() {
+            let failed: Vec<String> = self.failed.iter().map(|e| e.to_string()).collect();
+            out.push(format!(
+                "warning: could not drop every privilege ({}); capturing anyway",
+                failed.join("; ")
+            ));
+        }
+        out
+    }
+}
+
+/// Elsewhere there is no live capture, so nothing to drop.
+#[cfg(not(target_os = "linux"))]
+pub fn drop_privileges() -> PrivilegeDrop {
+    PrivilegeDrop::default()
+}
 
 #[cfg(not(target_os = "linux"))]
 pub struct LiveCapture;
@@ -466,9 +516,208 @@ mod linux {
     }
 }
 
+/// After the socket, the output files and the node's files are open, a live capture
+/// needs no privilege: it only reads from descriptors it holds and writes to others. Root
+/// with every capability for the whole run would turn any bug in the parsers of
+/// attacker-sent packets into root on the node, so what is no longer needed is given up
+/// for good: no_new_privs, the capability bounding and ambient sets, the supplementary
+/// groups, uid and gid 0 (for `nobody`, 65534: a name lookup could need NSS libraries a
+/// static binary lacks), and finally every capability. Each step that fails is reported
+/// and skipped, never fatal (a container granted only NET_RAW cannot change its uid).
+/// Capabilities are per thread: this runs before the capture starts any thread.
+#[cfg(target_os = "linux")]
+mod privileges {
+    use std::io;
+
+    use super::{DropError, PrivilegeDrop};
+
+    /// `nobody` and `nogroup`/`nobody` on every common distribution.
+    const NOBODY: libc::uid_t = 65534;
+    /// _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set.
+    const CAP_VERSION_3: u32 = 0x2008_0522;
+
+    #[repr(C)]
+    struct CapHeader {
+        version: u32,
+        pid: libc::c_int,
+    }
+
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct CapData {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+
+    fn os(r: libc::c_long) -> io::Result<()> {
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn capget() -> io::Result<[CapData; 2]> {
+        let mut hdr = CapHeader {
+            version: CAP_VERSION_3,
+            pid: 0,
+        };
+        let mut data = [CapData::default(); 2];
+        // SAFETY: a v3 header and the two data words it asks for.
+        os(unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) })?;
+        Ok(data)
+    }
+
+    /// Empty effective, permitted and inheritable sets (allowed without any capability).
+    fn clear_capabilities() -> io::Result<()> {
+        let mut hdr = CapHeader {
+            version: CAP_VERSION_3,
+            pid: 0,
+        };
+        let data = [CapData::default(); 2];
+        // SAFETY: as capget.
+        os(unsafe { libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) })
+    }
+
+    fn prctl(option: libc::c_int, arg: libc::c_ulong) -> io::Result<()> {
+        // SAFETY: prctl options that take one integer argument.
+        let r = unsafe {
+            libc::prctl(
+                option,
+                arg,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+            )
+        };
+        os(r.into())
+    }
+
+    /// Every capability this kernel knows, out of the bounding set.
+    fn drop_bounding_set() -> io::Result<()> {
+        for cap in 0..64 {
+            // PR_CAPBSET_READ fails past the last capability the kernel knows.
+            if prctl(libc::PR_CAPBSET_READ, cap).is_err() {
+                break;
+            }
+            prctl(libc::PR_CAPBSET_DROP, cap)?;
+        }
+        Ok(())
+    }
+
+    fn step(d: &mut PrivilegeDrop, step: &'static str, what: &'static str, r: io::Result<()>) {
+        match r {
+            Ok(()) => d.dropped.push(what),
+            Err(source) => d.failed.push(DropError::Step { step, source }),
+        }
+    }
+
+    pub fn drop_privileges() -> PrivilegeDrop {
+        let mut d = PrivilegeDrop::default();
+        // SAFETY: getuid and geteuid have no preconditions.
+        let root = unsafe { libc::getuid() == 0 || libc::geteuid() == 0 };
+        let capable = capget().map_or(true, |c| c.iter().any(|w| w.permitted != 0));
+        if !root && !capable {
+            return d;
+        }
+        step(
+            &mut d,
+            "prctl(PR_SET_NO_NEW_PRIVS)",
+            "new privileges (no_new_privs)",
+            prctl(libc::PR_SET_NO_NEW_PRIVS, 1),
+        );
+        if root {
+            step(
+                &mut d,
+                "prctl(PR_CAPBSET_DROP)",
+                "the capability bounding set",
+                drop_bounding_set(),
+            );
+            let ambient = prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            );
+            step(
+                &mut d,
+                "prctl(PR_CAP_AMBIENT_CLEAR_ALL)",
+                "ambient capabilities",
+                ambient,
+            );
+            // SAFETY: setgroups with no groups; setgid and setuid with a plain id (glibc
+            // applies them to every thread).
+            let groups = os(unsafe { libc::setgroups(0, std::ptr::null()) }.into());
+            step(&mut d, "setgroups([])", "supplementary groups", groups);
+            let gid = os(unsafe { libc::setgid(NOBODY) }.into());
+            step(&mut d, "setgid(65534)", "gid 0 (now 65534)", gid);
+            let uid = os(unsafe { libc::setuid(NOBODY) }.into());
+            step(&mut d, "setuid(65534)", "uid 0 (now 65534, nobody)", uid);
+        }
+        step(&mut d, "capset", "every capability", clear_capabilities());
+        check(&mut d, root);
+        d
+    }
+
+    /// What the kernel says now: no uid 0 left (when it was root), no capability.
+    fn check(d: &mut PrivilegeDrop, was_root: bool) {
+        // SAFETY: the get*id calls have no preconditions.
+        let ids = unsafe {
+            [
+                libc::getuid(),
+                libc::geteuid(),
+                libc::getgid(),
+                libc::getegid(),
+            ]
+        };
+        if was_root && ids.contains(&0) {
+            let [uid, euid, gid, egid] = ids;
+            d.failed.push(DropError::Check(format!(
+                "still uid {uid}/{euid}, gid {gid}/{egid}"
+            )));
+        }
+        // Capabilities are per thread; threads started later inherit the dropped state.
+        let threads = std::fs::read_dir("/proc/self/task").map_or(1, |d| d.count());
+        if threads > 1 {
+            d.failed.push(DropError::Check(format!(
+                "{} other thread(s) already running keep their capabilities",
+                threads - 1
+            )));
+        }
+        match capget() {
+            Ok(c) if c.iter().all(|w| w.effective == 0 && w.permitted == 0) => {}
+            Ok(c) => d.failed.push(DropError::Check(format!(
+                "capabilities remain (effective {:#x}{:08x})",
+                c[1].effective, c[0].effective
+            ))),
+            Err(e) => d.failed.push(DropError::Check(format!("capget: {e}"))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn privilege_drop_lines_name_each_failed_step() {
+        assert!(PrivilegeDrop::default().lines().is_empty());
+        let d = PrivilegeDrop {
+            dropped: vec!["every capability"],
+            failed: vec![DropError::Step {
+                step: "setuid(65534)",
+                source: std::io::Error::from_raw_os_error(1),
+            }],
+        };
+        let lines = d.lines();
+        assert_eq!(
+            lines[0],
+            "dropped privileges for the capture: every capability"
+        );
+        assert!(
+            lines[1].starts_with("warning: could not drop every privilege (setuid(65534): "),
+            "{lines:?}"
+        );
+    }
 
     #[test]
     fn filter_jumps_land_on_the_returns() {
