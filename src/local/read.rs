@@ -149,6 +149,13 @@ pub fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
 /// A file the user named on the command line (`--keylog`): symlinks in its path are
 /// followed, since the user chose them; what they lead to is read as `read_regular` does.
 pub fn read_named(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
+    // stat follows links, /proc's magic ones (`<(...)` is /dev/fd/63) included: a pipe is
+    // named as such, not as a path that does not exist.
+    let meta = std::fs::metadata(path).map_err(ReadError::Open)?;
+    match Kind::of(&meta) {
+        Kind::Regular => {}
+        kind => return Err(ReadError::NotRegular(kind)),
+    }
     let real = std::fs::canonicalize(path).map_err(ReadError::Open)?;
     read_regular(&real, cap)
 }
