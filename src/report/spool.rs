@@ -107,7 +107,11 @@ impl Spool {
     /// Render `c`, from the input at position `input` on the command line.
     pub fn add(&mut self, input: usize, c: &mut ConnectionReport) -> Result<(), OutputError> {
         c.id = ID_MARK;
-        let (overview, detail) = self.render(c)?;
+        let (mut overview, mut detail) = self.render(c)?;
+        // What is held is the allocation, not the length: a small block must not keep a
+        // large buffer.
+        overview.shrink_to_fit();
+        detail.shrink_to_fit();
         let key = Key {
             input: input as u32,
             first_packet: c.first_packet,
@@ -118,7 +122,7 @@ impl Spool {
             self.per_input.resize(input + 1, 0);
         }
         self.per_input[input] += 1;
-        self.mem_bytes += overview.len() + detail.len() + 64;
+        self.mem_bytes += overview.capacity() + detail.capacity() + std::mem::size_of::<Record>();
         self.mem.push(Record {
             key,
             overview,
