@@ -38,7 +38,8 @@ pub enum InputError {
 /// Errors from writing the report.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    #[error("cannot write report to {path}: {source}")]
+    // The source is printed by the caller's error chain (`{:#}`), not repeated here.
+    #[error("cannot write report to {path}")]
     Write {
         path: PathBuf,
         #[source]

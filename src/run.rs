@@ -228,6 +228,9 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
     })
 }
 
+/// An input read: its report and its warnings.
+type InputDone = (InputReport, Vec<Warning>);
+
 /// What the parallel readers share: the document's spool, the summary, the first error.
 type Shared = std::sync::Mutex<(Spool, Summary, Option<OutputError>)>;
 
@@ -239,10 +242,10 @@ fn analyze_parallel(
     inputs: &[String],
     threads: usize,
     shared: &Shared,
-) -> Vec<(InputReport, Vec<Warning>)> {
+) -> Vec<InputDone> {
     let threads = threads.clamp(1, inputs.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: std::sync::Mutex<Vec<Option<(InputReport, Vec<Warning>)>>> =
+    let results: std::sync::Mutex<Vec<Option<InputDone>>> =
         std::sync::Mutex::new(inputs.iter().map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..threads {

@@ -95,7 +95,7 @@ fn from_certificate_request(ctx: &Context<'_>, inv: &Inventory) -> Option<Anchor
         .certs
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.keys.is_ca && cr.ca_names.iter().any(|n| *n == c.keys.subject))
+        .filter(|(_, c)| c.keys.is_ca && cr.ca_names.contains(&c.keys.subject))
         // The front-proxy CA verifies only the aggregator's proxy certificate.
         .filter(|(_, c)| !c.has_route("--requestheader-client-ca-file") && !is_front_proxy_ca(c))
         .map(|(i, _)| i)

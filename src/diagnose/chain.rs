@@ -94,8 +94,11 @@ const MAX_SIGNATURE_CHECKS: usize = 100;
 /// Signature results remembered per thread, by (certificate, issuer key).
 const SIGNATURE_CACHE: usize = 4096;
 
+/// SHA-256 of a certificate and of its issuer's key.
+type SignaturePair = ([u8; 32], [u8; 32]);
+
 thread_local! {
-    static VERIFIED: std::cell::RefCell<std::collections::HashMap<([u8; 32], [u8; 32]), bool>> =
+    static VERIFIED: std::cell::RefCell<std::collections::HashMap<SignaturePair, bool>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
