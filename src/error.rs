@@ -38,8 +38,7 @@ pub enum InputError {
 /// Errors from writing the report.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    // The source is printed by the caller's error chain (`{:#}`), not repeated here.
-    #[error("cannot write report to {path}")]
+    #[error("cannot write report to {path}: {source}")]
     Write {
         path: PathBuf,
         #[source]

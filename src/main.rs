@@ -20,7 +20,8 @@ fn main() {
             exit::OK
         }
         Err(e) => {
-            eprintln!("certwire: {:#}", anyhow::Error::from(e));
+            // Each variant's message already carries its cause: print it once.
+            eprintln!("certwire: {}", anyhow::Error::from(e));
             exit::FAILURE
         }
     };

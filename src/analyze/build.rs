@@ -35,13 +35,6 @@ pub fn build(
 ) -> ConnectionReport {
     let f = &flow.tls.facts;
     let server = 1 - client;
-    let side = |d: usize| {
-        if d == client {
-            Side::Client
-        } else {
-            Side::Server
-        }
-    };
     let ch = f.client_hello.as_ref();
     let sh = f
         .server_hello
@@ -87,106 +80,26 @@ pub fn build(
         .and_then(|c| c.subject.clone());
     let role = correlate::client_role(client_subject.as_deref(), server_port);
     let server_role = correlate::server_role(server_port);
-    let mut candidates = Vec::new();
-    if let Some(inv) = inv {
-        // Only where the capture shows what was presented: a chain, or (a client asked for
-        // one, in the clear or decrypted) none at all. An encrypted or uncaptured
-        // Certificate message says nothing about what was not presented.
-        let client_known = client_keys.is_some()
-            || (f.certificate_request.is_some()
-                && (!f.tls13() || f.decrypted[client])
-                && f.ccs[client] | f.finished[client]
-                // A gap in the client's bytes may have taken its Certificate.
-                && f.gaps.iter().all(|g| g.dir != client));
-        if client_known {
-            candidates.extend(candidates_not_presented(
+    let candidates = inv
+        .map(|inv| {
+            candidates(
                 inv,
-                Side::Client,
+                f,
+                client,
                 role,
                 server_role,
-                client_keys.as_deref(),
-            ));
-        }
-        if server_keys.is_some() {
-            candidates.extend(candidates_not_presented(
-                inv,
-                Side::Server,
-                server_role,
-                server_role,
-                server_keys.as_deref(),
-            ));
-        }
-    }
-    let truncated_certificate_messages = [client, server]
-        .iter()
-        .filter_map(|&d| {
-            let c = f.certificates[d].as_ref()?;
-            let (declared, seen) = c.truncated?;
-            Some(TruncatedMessage {
-                from: side(d),
-                message: "Certificate",
-                declared_length: declared,
-                seen_bytes: seen,
-                whole_certificates: c.ders.len(),
-            })
+                &client_keys,
+                &server_keys,
+            )
         })
-        .collect();
+        .unwrap_or_default();
+    let truncated_certificate_messages = truncated_messages(f, client);
+    let alerts = alert_reports(f, client);
+    let gaps = gap_reports(f, client);
 
-    let alerts: Vec<AlertReport> = f
-        .alerts
-        .iter()
-        .map(|a| AlertReport {
-            from: side(a.dir),
-            level: a.level.map(|l| match l {
-                1 => "warning",
-                2 => "fatal",
-                _ => "unknown",
-            }),
-            description: a.description.and_then(names::alert_name),
-            code: a.description,
-            encrypted: a.encrypted,
-        })
-        .collect();
-
-    let gaps: Vec<GapReport> = f
-        .gaps
-        .iter()
-        .map(|g| GapReport {
-            direction: if g.dir == client {
-                "client_to_server"
-            } else {
-                "server_to_client"
-            },
-            offset: g.offset,
-            missing_bytes: g.len,
-            during_handshake: g.during_handshake,
-        })
-        .collect();
-
-    // TLS ≤ 1.2 peers send application data only after the handshake: data both ways proves
-    // it completed even when a capture gap swallowed a Finished.
     let decrypted = tls13 && (f.decrypted[0] || f.decrypted[1]);
-    let completed = if tls13 {
-        // With keys: both Finished, and the server went on after the client's flight (a
-        // ticket or data, not an alert), or data flowed both ways.
-        decrypted
-            && f.finished[0]
-            && f.finished[1]
-            && (f.server_accepted || (f.app_data[0] && f.app_data[1]))
-    } else {
-        sh.is_some() && ((f.finished[0] && f.finished[1]) || (f.app_data[0] && f.app_data[1]))
-    };
-    let resumed = match sh {
-        Some(sh) if tls13 => sh.pre_shared_key,
-        Some(sh) => {
-            completed
-                && f.certificates[server].is_none()
-                && f.gaps.iter().all(|g| g.dir != server)
-                && !sh.session_id.is_empty()
-                && ch.is_some_and(|ch| ch.session_id == sh.session_id)
-        }
-        None => false,
-    };
+    let completed = is_completed(f, sh.is_some(), decrypted);
+    let resumed = is_resumed(f, client, completed);
     // TLS 1.3 without keys: what the encrypted record lengths say, computed once for the
     // outcome's reason and the report.
     let flights = (tls13 && !decrypted).then(|| {
@@ -218,46 +131,12 @@ pub fn build(
         alpn_selected: sh.and_then(|s| s.alpn.clone()),
         cipher_suite: sh.map(|s| names::cipher_suite_name(s.cipher_suite)),
         cipher_suite_id: sh.map(|s| s.cipher_suite),
-        offered_tls_versions: ch
-            .map(|c| {
-                if c.supported_versions.is_empty() {
-                    names::version_name(c.legacy_version).into_iter().collect()
-                } else {
-                    c.supported_versions
-                        .iter()
-                        .filter_map(|v| names::version_name(*v))
-                        .collect()
-                }
-            })
-            .unwrap_or_default(),
-        offered_cipher_suites: ch
-            .map(|c| {
-                c.cipher_suites
-                    .iter()
-                    .filter(|cs| *cs & 0x0f0f != 0x0a0a)
-                    .map(|cs| names::cipher_suite_name(*cs))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        offered_tls_versions: ch.map(offered_versions).unwrap_or_default(),
+        offered_cipher_suites: ch.map(offered_suites).unwrap_or_default(),
         server_certificates,
         client_certificates,
         truncated_certificate_messages,
-        certificate_request: f
-            .certificate_request
-            .as_ref()
-            .map(|cr| CertificateRequestReport {
-                ca_names: cr.ca_names.clone(),
-                signature_algorithms: cr
-                    .signature_algorithms
-                    .iter()
-                    .map(|s| names::signature_scheme_name(*s))
-                    .collect(),
-                certificate_types: cr
-                    .certificate_types
-                    .iter()
-                    .map(|t| names::certificate_type_name(*t))
-                    .collect(),
-            }),
+        certificate_request: f.certificate_request.as_ref().map(certificate_request),
         alerts,
         role,
         server_role,
@@ -266,19 +145,7 @@ pub fn build(
         visibility,
         resumed,
         gaps,
-        tcp: TcpReport {
-            syn_seen: flow.reasm[0].syn_seen || flow.reasm[1].syn_seen,
-            end: match flow.tcp_end() {
-                TcpEnd::Fin => "fin",
-                TcpEnd::Reset => "reset",
-                TcpEnd::Open => "open",
-            },
-            retransmitted_segments: stats[0].retransmitted + stats[1].retransmitted,
-            out_of_order_segments: stats[0].out_of_order + stats[1].out_of_order,
-            overlapping_segments: stats[0].overlapping + stats[1].overlapping,
-            overlap_conflicts: stats[0].overlap_conflicts + stats[1].overlap_conflicts,
-            dropped_segments: stats[0].dropped_by_cap + stats[1].dropped_by_cap,
-        },
+        tcp: tcp_report(flow),
         encrypted_records: tls13.then(|| EncryptedRecords {
             client: f.encrypted_records[client].clone(),
             server: f.encrypted_records[server].clone(),
@@ -300,22 +167,7 @@ pub fn build(
         outcome_reason,
         findings: Vec::new(),
         verdict: String::new(),
-        notes: {
-            let mut notes = f.notes.clone();
-            let conflicts = stats[0].overlap_conflicts + stats[1].overlap_conflicts;
-            if conflicts > 0 {
-                notes.push(format!(
-                    "{conflicts} overlapping TCP segment(s) carried bytes that differ from those they overlap: the capture was altered or mixes two senders; the bytes kept are those the Linux receiver keeps"
-                ));
-            }
-            if f.gaps_not_listed > 0 {
-                notes.push(format!(
-                    "{} more gap(s), {} bytes in all, are not listed",
-                    f.gaps_not_listed, f.missing_not_listed
-                ));
-            }
-            notes
-        },
+        notes: notes(f, &stats),
     };
     let ctx = crate::diagnose::Context {
         conn: &report,
@@ -331,6 +183,211 @@ pub fn build(
     report.verdict = crate::diagnose::verdict(&report, &findings);
     report.findings = findings;
     report
+}
+
+/// Local certificates the sides could have presented but did not; only where the capture
+/// shows what was presented: a chain, or (a client asked for one, in the clear or
+/// decrypted) none at all. An encrypted or uncaptured Certificate message says nothing
+/// about what was not presented.
+fn candidates(
+    inv: &Inventory,
+    f: &TlsFacts,
+    client: usize,
+    role: Option<correlate::Role>,
+    server_role: Option<correlate::Role>,
+    client_keys: &Option<Vec<Option<CertKeys>>>,
+    server_keys: &Option<Vec<Option<CertKeys>>>,
+) -> Vec<correlate::Candidate> {
+    let mut out = Vec::new();
+    let client_known = client_keys.is_some()
+        || (f.certificate_request.is_some()
+            && (!f.tls13() || f.decrypted[client])
+            && f.ccs[client] | f.finished[client]
+            // A gap in the client's bytes may have taken its Certificate.
+            && f.gaps.iter().all(|g| g.dir != client));
+    if client_known {
+        out.extend(candidates_not_presented(
+            inv,
+            Side::Client,
+            role,
+            server_role,
+            client_keys.as_deref(),
+        ));
+    }
+    if server_keys.is_some() {
+        out.extend(candidates_not_presented(
+            inv,
+            Side::Server,
+            server_role,
+            server_role,
+            server_keys.as_deref(),
+        ));
+    }
+    out
+}
+
+fn side_of(d: usize, client: usize) -> Side {
+    if d == client {
+        Side::Client
+    } else {
+        Side::Server
+    }
+}
+
+fn truncated_messages(f: &TlsFacts, client: usize) -> Vec<TruncatedMessage> {
+    [client, 1 - client]
+        .iter()
+        .filter_map(|&d| {
+            let c = f.certificates[d].as_ref()?;
+            let (declared, seen) = c.truncated?;
+            Some(TruncatedMessage {
+                from: side_of(d, client),
+                message: "Certificate",
+                declared_length: declared,
+                seen_bytes: seen,
+                whole_certificates: c.ders.len(),
+            })
+        })
+        .collect()
+}
+
+fn alert_reports(f: &TlsFacts, client: usize) -> Vec<AlertReport> {
+    f.alerts
+        .iter()
+        .map(|a| AlertReport {
+            from: side_of(a.dir, client),
+            level: a.level.map(|l| match l {
+                1 => "warning",
+                2 => "fatal",
+                _ => "unknown",
+            }),
+            description: a.description.and_then(names::alert_name),
+            code: a.description,
+            encrypted: a.encrypted,
+        })
+        .collect()
+}
+
+fn gap_reports(f: &TlsFacts, client: usize) -> Vec<GapReport> {
+    f.gaps
+        .iter()
+        .map(|g| GapReport {
+            direction: if g.dir == client {
+                "client_to_server"
+            } else {
+                "server_to_client"
+            },
+            offset: g.offset,
+            missing_bytes: g.len,
+            during_handshake: g.during_handshake,
+        })
+        .collect()
+}
+
+/// TLS ≤ 1.2 peers send application data only after the handshake: data both ways proves
+/// it completed even when a capture gap swallowed a Finished. TLS 1.3 needs the keys: both
+/// Finished, and the server went on after the client's flight (a ticket or data, not an
+/// alert), or data flowed both ways.
+fn is_completed(f: &TlsFacts, server_hello: bool, decrypted: bool) -> bool {
+    if f.tls13() {
+        decrypted
+            && f.finished[0]
+            && f.finished[1]
+            && (f.server_accepted || (f.app_data[0] && f.app_data[1]))
+    } else {
+        server_hello && ((f.finished[0] && f.finished[1]) || (f.app_data[0] && f.app_data[1]))
+    }
+}
+
+fn is_resumed(f: &TlsFacts, client: usize, completed: bool) -> bool {
+    let server = 1 - client;
+    match f
+        .server_hello
+        .as_ref()
+        .filter(|sh| !sh.is_hello_retry_request)
+    {
+        Some(sh) if f.tls13() => sh.pre_shared_key,
+        Some(sh) => {
+            completed
+                && f.certificates[server].is_none()
+                && f.gaps.iter().all(|g| g.dir != server)
+                && !sh.session_id.is_empty()
+                && f.client_hello
+                    .as_ref()
+                    .is_some_and(|ch| ch.session_id == sh.session_id)
+        }
+        None => false,
+    }
+}
+
+fn offered_versions(c: &crate::tls::messages::ClientHello) -> Vec<&'static str> {
+    if c.supported_versions.is_empty() {
+        names::version_name(c.legacy_version).into_iter().collect()
+    } else {
+        c.supported_versions
+            .iter()
+            .filter_map(|v| names::version_name(*v))
+            .collect()
+    }
+}
+
+/// Without GREASE values (RFC 8701).
+fn offered_suites(c: &crate::tls::messages::ClientHello) -> Vec<names::Name> {
+    c.cipher_suites
+        .iter()
+        .filter(|cs| *cs & 0x0f0f != 0x0a0a)
+        .map(|cs| names::cipher_suite_name(*cs))
+        .collect()
+}
+
+fn certificate_request(cr: &crate::tls::conn::CertificateRequestFact) -> CertificateRequestReport {
+    CertificateRequestReport {
+        ca_names: cr.ca_names.clone(),
+        signature_algorithms: cr
+            .signature_algorithms
+            .iter()
+            .map(|s| names::signature_scheme_name(*s))
+            .collect(),
+        certificate_types: cr
+            .certificate_types
+            .iter()
+            .map(|t| names::certificate_type_name(*t))
+            .collect(),
+    }
+}
+
+fn tcp_report(flow: &Flow) -> TcpReport {
+    let [a, b] = [flow.reasm[0].stats, flow.reasm[1].stats];
+    TcpReport {
+        syn_seen: flow.reasm[0].syn_seen || flow.reasm[1].syn_seen,
+        end: match flow.tcp_end() {
+            TcpEnd::Fin => "fin",
+            TcpEnd::Reset => "reset",
+            TcpEnd::Open => "open",
+        },
+        retransmitted_segments: a.retransmitted + b.retransmitted,
+        out_of_order_segments: a.out_of_order + b.out_of_order,
+        overlapping_segments: a.overlapping + b.overlapping,
+        overlap_conflicts: a.overlap_conflicts + b.overlap_conflicts,
+        dropped_segments: a.dropped_by_cap + b.dropped_by_cap,
+    }
+}
+
+fn notes(f: &TlsFacts, stats: &[crate::flow::reassembly::DirStats; 2]) -> Vec<String> {
+    let mut notes = f.notes.clone();
+    let conflicts = stats[0].overlap_conflicts + stats[1].overlap_conflicts;
+    if conflicts > 0 {
+        notes.push(format!(
+            "{conflicts} overlapping TCP segment(s) carried bytes that differ from those they overlap: the capture was altered or mixes two senders; the bytes kept are those the Linux receiver keeps"
+        ));
+    }
+    if f.gaps_not_listed > 0 {
+        notes.push(format!(
+            "{} more gap(s), {} bytes in all, are not listed",
+            f.gaps_not_listed, f.missing_not_listed
+        ));
+    }
+    notes
 }
 
 fn outcome(
