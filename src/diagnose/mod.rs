@@ -232,7 +232,12 @@ pub fn verdict(conn: &ConnectionReport, findings: &[Finding]) -> String {
         return "UNKNOWN: encrypted (TLS 1.3 without keys: the certificates and the outcome were not seen)".into();
     }
     match conn.handshake {
-        Handshake::Completed | Handshake::Failed => "OK".into(),
+        Handshake::Completed => "OK".into(),
+        // An encrypted alert ended it: failed, for a reason the capture does not show.
+        Handshake::Failed => format!(
+            "UNKNOWN: the handshake failed ({}), for a reason the capture does not show",
+            conn.outcome_reason
+        ),
         Handshake::Incomplete | Handshake::Unknown => {
             format!(
                 "UNKNOWN: the handshake was not seen to its end ({})",
