@@ -101,6 +101,11 @@ pub struct InputReport {
     pub flows_dropped_by_cap: u64,
     pub frames_unsupported_link: u64,
     pub frames_malformed: u64,
+    /// Frames of tunnels that cannot be opened (WireGuard, IPsec ESP): handshakes may be
+    /// inside them.
+    pub frames_encrypted_tunnel: u64,
+    /// Frames of a tunnel header certwire does not decode, or nested deeper than 8.
+    pub frames_unsupported_encapsulation: u64,
     /// Byte offset where the file was cut off in the middle of a record, if it was.
     pub truncated_at: Option<u64>,
     /// Why the input could not be used (or stopped being usable), if so.
@@ -182,6 +187,8 @@ pub struct ConnectionReport {
     pub resumed: bool,
     pub gaps: Vec<GapReport>,
     pub tcp: TcpReport,
+    /// The overlay or tunnel the connection was captured in (outermost); null when none.
+    pub tunnel: Option<TunnelReport>,
     /// TLS 1.3 without keys: lengths of the encrypted records each side sent, in order.
     pub encrypted_records: Option<EncryptedRecords>,
     /// TLS 1.3 without keys: what the encrypted record lengths tell (each part an
@@ -230,6 +237,19 @@ pub struct GapReport {
     /// The gap came before that direction's handshake was over (it may have taken
     /// handshake messages); false: only application data is missing.
     pub during_handshake: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TunnelReport {
+    /// `vxlan`, `geneve`, `gre`, `erspan-ii`, `erspan-iii`, `ipip`.
+    pub kind: &'static str,
+    /// VNI (VXLAN, Geneve), GRE key or ERSPAN session id; null when the header has none.
+    pub id: Option<u32>,
+    /// Outer (underlay) addresses on the client's and the server's side.
+    pub outer_client: String,
+    pub outer_server: String,
+    /// Tunnel layers around the connection (2 for IP-in-IP in IP-in-IP).
+    pub layers: u8,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -146,6 +146,7 @@ pub fn build(
         resumed,
         gaps,
         tcp: tcp_report(flow),
+        tunnel: flow.tunnel.map(|t| tunnel_report(t, client)),
         encrypted_records: tls13.then(|| EncryptedRecords {
             client: f.encrypted_records[client].clone(),
             server: f.encrypted_records[server].clone(),
@@ -353,6 +354,22 @@ fn certificate_request(cr: &crate::tls::conn::CertificateRequestFact) -> Certifi
             .iter()
             .map(|t| names::certificate_type_name(*t))
             .collect(),
+    }
+}
+
+/// The tunnel seen on the flow's first packet, oriented by the client's direction.
+fn tunnel_report(t: crate::wire::tunnel::Encap, client: usize) -> TunnelReport {
+    let (c, s) = if client == 0 {
+        (t.outer_src, t.outer_dst)
+    } else {
+        (t.outer_dst, t.outer_src)
+    };
+    TunnelReport {
+        kind: t.kind,
+        id: t.id,
+        outer_client: c.to_string(),
+        outer_server: s.to_string(),
+        layers: t.layers,
     }
 }
 

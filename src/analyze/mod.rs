@@ -67,6 +67,7 @@ pub struct InputRun {
     table: FlowTable,
     report: InputReport,
     unsupported_warned: Vec<u16>,
+    encrypted_warned: bool,
 }
 
 impl InputRun {
@@ -242,6 +243,7 @@ impl Analyzer {
                 ..Default::default()
             },
             unsupported_warned: Vec::new(),
+            encrypted_warned: false,
         }
     }
 
@@ -301,6 +303,22 @@ impl Analyzer {
         let seg = match wire::decode(p.linktype, p.data) {
             Ok(s) => s,
             Err(Skip::NotTcp) => return,
+            Err(Skip::Encrypted(kind)) => {
+                run.report.frames_encrypted_tunnel += 1;
+                if !run.encrypted_warned {
+                    run.encrypted_warned = true;
+                    let msg = format!(
+                        "{kind} traffic: TLS handshakes may be inside it, encrypted by the CNI or a VPN; \
+                         capture inside the tunnel (the pod's veth, cni0, cilium_host) to see them"
+                    );
+                    self.warn(&run.input.clone(), Some(p.number), None, msg);
+                }
+                return;
+            }
+            Err(Skip::UnsupportedEncapsulation(_)) => {
+                run.report.frames_unsupported_encapsulation += 1;
+                return;
+            }
             Err(Skip::Malformed) => {
                 run.report.frames_malformed += 1;
                 return;
@@ -373,16 +391,9 @@ impl Analyzer {
             if run.table.active >= MAX_FLOWS {
                 self.make_room(run, p.ts, sink);
             }
-            run.table.map.insert(
-                key,
-                Slot::Active(Box::new(Flow::new(
-                    src,
-                    dst,
-                    p.number,
-                    p.ts,
-                    self.keylog.clone(),
-                ))),
-            );
+            let mut flow = Box::new(Flow::new(src, dst, p.number, p.ts, self.keylog.clone()));
+            flow.tunnel = seg.tunnel;
+            run.table.map.insert(key, Slot::Active(flow));
             run.table.active += 1;
         }
         let Some(Slot::Active(flow)) = run.table.map.get_mut(&key) else {

@@ -85,6 +85,8 @@ pub struct Flow {
     /// The flow's frames as captured, while its handshake is undecided (for --write).
     pub kept_packets: Option<Vec<(Timestamp, Vec<u8>)>>,
     kept_bytes: usize,
+    /// The tunnel the first packet came through (its outer source sent direction 0).
+    pub tunnel: Option<crate::wire::tunnel::Encap>,
 }
 
 impl Flow {
@@ -111,6 +113,7 @@ impl Flow {
             abandoned: None,
             kept_packets: None,
             kept_bytes: 0,
+            tunnel: None,
         }
     }
 
@@ -305,6 +308,7 @@ mod tests {
             },
             payload: &payload,
             payload_len: payload.len() as u32,
+            tunnel: None,
         };
         f.on_segment(0, Timestamp::default(), &seg);
         assert!(f.tls.facts.handshake_seen[0]);

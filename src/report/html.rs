@@ -162,6 +162,9 @@ pub fn write_connection(
     if let Some(r) = role_text(c) {
         row(out, "role", &r)?;
     }
+    if let Some(t) = tunnel_text(c) {
+        row(out, "tunnel", &t)?;
+    }
     if let Some(cr) = &c.certificate_request {
         row(
             out,

@@ -138,6 +138,9 @@ pub fn write_connection(
     if let Some(role) = role_text(c) {
         writeln!(out, "| role | {} |", cell(&role))?;
     }
+    if let Some(t) = tunnel_text(c) {
+        writeln!(out, "| tunnel | {} |", cell(&t))?;
+    }
     if let Some(cr) = &c.certificate_request {
         writeln!(
             out,

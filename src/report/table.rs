@@ -60,6 +60,9 @@ pub fn write_connection(
     if let Some(role) = role_text(c) {
         writeln!(out, "    role: {role}")?;
     }
+    if let Some(t) = tunnel_text(c) {
+        writeln!(out, "    tunnel: {t}")?;
+    }
     for a in &c.alerts {
         writeln!(out, "    alert  {}", alert_text(a))?;
     }

@@ -105,6 +105,26 @@ pub fn truncation_text(t: &TruncatedMessage) -> String {
     )
 }
 
+/// "vxlan VNI 42, outer 198.18.0.1 → 198.18.0.2", when the connection came in a tunnel.
+pub fn tunnel_text(c: &ConnectionReport) -> Option<String> {
+    let t = c.tunnel.as_ref()?;
+    let id = match (t.kind, t.id) {
+        (_, None) => String::new(),
+        ("vxlan" | "geneve", Some(id)) => format!(" VNI {id}"),
+        ("gre", Some(id)) => format!(" key {id}"),
+        (_, Some(id)) => format!(" session {id}"),
+    };
+    let layers = if t.layers > 1 {
+        format!(" ({} layers)", t.layers)
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "{}{id}, outer {} → {}{layers}",
+        t.kind, t.outer_client, t.outer_server
+    ))
+}
+
 /// "kubelet-client → kube-apiserver", when either role is known.
 pub fn role_text(c: &ConnectionReport) -> Option<String> {
     let name = |r: Option<crate::correlate::Role>| {

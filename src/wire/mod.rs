@@ -2,14 +2,13 @@
 //!
 //! etherparse's lax slicer does the IP and TCP work (it keeps the payload of frames cut by
 //! the snaplen and walks IPv6 extension headers); this module adds the link layers it has
-//! no entry point for (SLL2, BSD NULL/LOOP, raw IP), follows IP-in-IP tunnels one level, and
-//! flattens the result into the few fields reassembly needs. Nothing here allocates.
+//! no entry point for (SLL2, BSD NULL/LOOP, raw IP), opens overlays and tunnels ([`tunnel`]:
+//! VXLAN, Geneve, GRE, ERSPAN, IP-in-IP, any depth up to a bound), and flattens the result
+//! into the few fields reassembly needs. Nothing here allocates.
 
 use std::net::IpAddr;
 
-use etherparse::{
-    EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket, TcpHeaderSlice, TransportSlice,
-};
+use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TcpHeaderSlice, TransportSlice};
 
 pub mod linktype {
     //! LINKTYPE_* values (tcpdump.org/linktypes.html) that certwire decodes.
@@ -54,6 +53,8 @@ pub struct TcpSegment<'a> {
     /// Payload bytes the sender actually sent, from the IP length fields; larger than
     /// `payload.len()` when the frame was truncated by the snaplen.
     pub payload_len: u32,
+    /// The outermost tunnel the segment was carried in, if any.
+    pub tunnel: Option<tunnel::Encap>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -71,6 +72,10 @@ pub enum Skip {
     UnsupportedLink,
     NotTcp,
     Malformed,
+    /// Tunnel traffic certwire cannot open (WireGuard, IPsec ESP).
+    Encrypted(&'static str),
+    /// A tunnel header certwire does not decode, or tunnels nested deeper than the bound.
+    UnsupportedEncapsulation(&'static str),
 }
 
 impl<'a> TcpSegment<'a> {
@@ -96,6 +101,7 @@ impl<'a> TcpSegment<'a> {
             },
             payload,
             payload_len,
+            tunnel: None,
         }
     }
 }
@@ -169,6 +175,13 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, depth: u8) -> Result<TcpSegment<'a>,
         _ => return Err(Skip::NotTcp),
     };
     match &p.transport {
+        Some(TransportSlice::Udp(udp)) => {
+            match tunnel::udp(udp.source_port(), udp.destination_port(), udp.payload()) {
+                Ok(Some(opened)) => open(opened, src, dst, depth),
+                Ok(None) => Err(Skip::NotTcp),
+                Err(closed) => Err(closed.into()),
+            }
+        }
         Some(TransportSlice::Tcp(tcp)) => {
             let hdr_len = tcp.header_slice().len() as u32;
             // Lax slicing cut the IP payload to the bytes present; the IP header still says
@@ -191,16 +204,52 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, depth: u8) -> Result<TcpSegment<'a>,
                 payload_len.max(tcp.payload().len() as u32),
             ))
         }
-        None if depth == 0
-            && !payload.fragmented
-            && (payload.ip_number == IpNumber::IPV4 || payload.ip_number == IpNumber::IPV6) =>
-        {
-            // IP-in-IP (ipip, ip6ip6, sit): follow the inner packet.
-            let inner = LaxSlicedPacket::from_ip(payload.payload).map_err(|_| Skip::Malformed)?;
-            from_sliced(&inner, depth + 1)
-        }
+        None if !payload.fragmented => match tunnel::ip(payload.ip_number.0, payload.payload) {
+            Ok(Some(opened)) => open(opened, src, dst, depth),
+            Ok(None) => Err(Skip::NotTcp),
+            Err(closed) => Err(closed.into()),
+        },
         _ => Err(Skip::NotTcp),
     }
+}
+
+impl From<tunnel::Closed> for Skip {
+    fn from(c: tunnel::Closed) -> Skip {
+        match c {
+            tunnel::Closed::Encrypted(kind) => Skip::Encrypted(kind),
+            tunnel::Closed::Unsupported(kind) => Skip::UnsupportedEncapsulation(kind),
+        }
+    }
+}
+
+/// Decode what a tunnel carries; the segment remembers the outermost tunnel.
+fn open<'a>(
+    opened: tunnel::Opened<'a>,
+    outer_src: IpAddr,
+    outer_dst: IpAddr,
+    depth: u8,
+) -> Result<TcpSegment<'a>, Skip> {
+    if depth >= tunnel::MAX_DEPTH {
+        return Err(Skip::UnsupportedEncapsulation("nested deeper than 8"));
+    }
+    let inner = match opened.inner {
+        tunnel::Inner::Ethernet(frame) => {
+            LaxSlicedPacket::from_ethernet(frame).map_err(|_| Skip::Malformed)?
+        }
+        tunnel::Inner::Ip(packet) => {
+            LaxSlicedPacket::from_ip(packet).map_err(|_| Skip::Malformed)?
+        }
+    };
+    let mut seg = from_sliced(&inner, depth + 1)?;
+    let layers = seg.tunnel.map_or(1, |t| t.layers.saturating_add(1));
+    seg.tunnel = Some(tunnel::Encap {
+        kind: opened.kind,
+        id: opened.id,
+        outer_src,
+        outer_dst,
+        layers,
+    });
+    Ok(seg)
 }
 
 fn expected_ip_payload(p: &LaxSlicedPacket<'_>) -> u32 {
@@ -218,3 +267,4 @@ fn expected_ip_payload(p: &LaxSlicedPacket<'_>) -> u32 {
 mod fast;
 #[cfg(test)]
 mod tests;
+pub mod tunnel;
