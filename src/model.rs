@@ -106,6 +106,14 @@ pub struct InputReport {
     pub frames_encrypted_tunnel: u64,
     /// Frames of a tunnel header certwire does not decode, or nested deeper than 8.
     pub frames_unsupported_encapsulation: u64,
+    /// Connections that never connected (refused, unreachable, unanswered), grouped by
+    /// client address, server and outcome; at most 1,024 groups.
+    pub connection_attempts: Vec<crate::analyze::attempts::AttemptGroup>,
+    /// Groups beyond the cap, counted.
+    pub connection_attempts_not_listed: u64,
+    /// ClientHellos seen on ports not followed, by server port (key 0: ports beyond the
+    /// first 64): what `--ports` or `--any-port` would add.
+    pub tls_handshakes_not_followed: std::collections::BTreeMap<u16, u64>,
     /// Byte offset where the file was cut off in the middle of a record, if it was.
     pub truncated_at: Option<u64>,
     /// Why the input could not be used (or stopped being usable), if so.
@@ -189,6 +197,9 @@ pub struct ConnectionReport {
     pub tcp: TcpReport,
     /// The overlay or tunnel the connection was captured in (outermost); null when none.
     pub tunnel: Option<TunnelReport>,
+    /// The proxy exchange (HTTP CONNECT, SOCKS) before the TLS; `server` is then the proxy
+    /// and `proxy.target` the component the client asked for. Null without one.
+    pub proxy: Option<crate::flow::preamble::ProxyHop>,
     /// TLS 1.3 without keys: lengths of the encrypted records each side sent, in order.
     pub encrypted_records: Option<EncryptedRecords>,
     /// TLS 1.3 without keys: what the encrypted record lengths tell (each part an
@@ -309,12 +320,16 @@ impl Summary {
             self.unknown_verdicts += 1;
         }
         for f in &c.findings {
-            *self.findings.entry(f.code).or_default() += 1;
-            match f.severity {
-                crate::diagnose::Severity::Error => self.errors += 1,
-                crate::diagnose::Severity::Warning => self.warnings += 1,
-                crate::diagnose::Severity::Info => {}
-            }
+            self.add_finding(f);
+        }
+    }
+
+    pub fn add_finding(&mut self, f: &crate::diagnose::Finding) {
+        *self.findings.entry(f.code).or_default() += 1;
+        match f.severity {
+            crate::diagnose::Severity::Error => self.errors += 1,
+            crate::diagnose::Severity::Warning => self.warnings += 1,
+            crate::diagnose::Severity::Info => {}
         }
     }
 }

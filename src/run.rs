@@ -180,7 +180,10 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
     if let Some(e) = col.error.take() {
         return Err(e);
     }
-    let summary = std::mem::take(&mut col.summary);
+    let mut summary = std::mem::take(&mut col.summary);
+    for g in inputs.iter().flat_map(|i| &i.connection_attempts) {
+        summary.add_finding(&g.finding);
+    }
     bad_input |= inputs.iter().any(|i| i.error.is_some());
     let report = Report {
         certwire: Meta::default(),

@@ -73,7 +73,12 @@ pub fn build(
     };
     let server_certificates = presented(server, &server_keys, cache);
     let client_certificates = presented(client, &client_keys, cache);
-    let server_port = flow.endpoints[server].port();
+    // Through a proxy, the component is the one at the port the client asked for.
+    let proxy = flow.preamble.hop().cloned();
+    let server_port = proxy
+        .as_ref()
+        .and_then(|h| h.target_port)
+        .unwrap_or(flow.endpoints[server].port());
     let client_subject = client_certificates
         .as_ref()
         .and_then(|c| c.first())
@@ -147,6 +152,7 @@ pub fn build(
         gaps,
         tcp: tcp_report(flow),
         tunnel: flow.tunnel.map(|t| tunnel_report(t, client)),
+        proxy,
         encrypted_records: tls13.then(|| EncryptedRecords {
             client: f.encrypted_records[client].clone(),
             server: f.encrypted_records[server].clone(),
@@ -176,7 +182,14 @@ pub fn build(
         server_chain: chain_ders(server).map(|v| v.as_slice()),
         inventory: inv,
         capture_time: flow.first_seen.secs,
-        server_ip: flow.endpoints[server].ip(),
+        // What the client dialed: through a proxy, the target it named.
+        server_ip: report
+            .proxy
+            .as_ref()
+            .and_then(|h| h.target.as_deref())
+            .and_then(|t| t.rsplit_once(':'))
+            .and_then(|(host, _)| host.trim_matches(|c| c == '[' || c == ']').parse().ok())
+            .unwrap_or(flow.endpoints[server].ip()),
         client_flight_seen: f.ccs[client] || f.finished[client] || f.certificates[client].is_some(),
         client_hello_seen: ch.is_some(),
     };

@@ -1,5 +1,6 @@
 //! The offline pipeline: inputs → packets → flows → handshakes → connection reports.
 
+pub mod attempts;
 mod build;
 
 use std::net::SocketAddr;
@@ -68,6 +69,7 @@ pub struct InputRun {
     report: InputReport,
     unsupported_warned: Vec<u16>,
     encrypted_warned: bool,
+    attempts: attempts::Attempts,
 }
 
 impl InputRun {
@@ -244,6 +246,7 @@ impl Analyzer {
             },
             unsupported_warned: Vec::new(),
             encrypted_warned: false,
+            attempts: attempts::Attempts::default(),
         }
     }
 
@@ -276,6 +279,8 @@ impl Analyzer {
         for key in open {
             self.finish_flow(&mut run, key, None, sink);
         }
+        run.report.connection_attempts_not_listed = run.attempts.groups_not_listed;
+        run.report.connection_attempts = run.attempts.into_groups();
         run.report
     }
 
@@ -315,6 +320,14 @@ impl Analyzer {
                 }
                 return;
             }
+            Err(Skip::Unreachable(u)) => {
+                let key = FlowKey::new((u.src, u.src_port), (u.dst, u.dst_port));
+                if let Some(Slot::Active(f)) = run.table.map.get_mut(&key) {
+                    f.icmp_unreachable = Some(u.code);
+                    self.finish_flow(run, key, None, sink);
+                }
+                return;
+            }
             Err(Skip::UnsupportedEncapsulation(_)) => {
                 run.report.frames_unsupported_encapsulation += 1;
                 return;
@@ -337,7 +350,9 @@ impl Analyzer {
                 return;
             }
         };
-        if !self.any_port && !self.is_port(seg.src_port) && !self.is_port(seg.dst_port) {
+        let followed = self.any_port || self.is_port(seg.src_port) || self.is_port(seg.dst_port);
+        if !followed && !self.through_proxy(run, &seg) {
+            count_skipped_hello(&mut run.report, &seg);
             return;
         }
         // Sweep before anything can be refused: a table full of stale flows must expire
@@ -393,6 +408,8 @@ impl Analyzer {
             }
             let mut flow = Box::new(Flow::new(src, dst, p.number, p.ts, self.keylog.clone()));
             flow.tunnel = seg.tunnel;
+            flow.via_proxy = !followed;
+            run.table.proxied += usize::from(!followed);
             run.table.map.insert(key, Slot::Active(flow));
             run.table.active += 1;
         }
@@ -405,14 +422,35 @@ impl Analyzer {
         }
         let d = flow.dir_of(src);
         flow.on_segment(d, p.ts, &seg);
+        if flow.via_proxy && !self.any_port {
+            // Followed for the port its proxy exchange names: not one of ours after all.
+            let target = flow.preamble.hop().and_then(|h| h.target_port);
+            flow.not_followed = target.is_some_and(|t| !self.is_port(t));
+        }
         let after = flow.buffered_bytes();
         run.table.buffered = (run.table.buffered + after).saturating_sub(before);
-        if flow.is_done() {
+        if flow.is_done() || flow.not_followed {
             self.finish_flow(run, key, None, sink);
         } else if run.table.buffered > MAX_BUFFERED_BYTES {
             run.report.flows_dropped_by_cap += 1;
             self.finish_flow(run, key, Some("the global buffer cap was reached"), sink);
         }
+    }
+
+    /// A segment on ports not followed belongs to a connection through a proxy: its client
+    /// opens an HTTP CONNECT or SOCKS exchange naming a followed port (SOCKS5 names it only
+    /// later: followed until it does), or its flow is one already followed for that. Costs
+    /// one byte comparison per packet while no such flow is open.
+    fn through_proxy(&self, run: &InputRun, seg: &crate::wire::TcpSegment<'_>) -> bool {
+        use crate::flow::preamble;
+        if preamble::detect(seg.payload).is_some() {
+            return preamble::early_target_port(seg.payload).is_none_or(|p| self.is_port(p));
+        }
+        run.table.proxied > 0
+            && matches!(
+                run.table.map.get(&FlowKey::new((seg.src, seg.src_port), (seg.dst, seg.dst_port))),
+                Some(Slot::Active(f)) if f.via_proxy
+            )
     }
 
     /// The table is full: expire idle flows, and if none is idle, give up the flows idle
@@ -494,6 +532,7 @@ impl Analyzer {
             return;
         };
         run.table.active -= 1;
+        run.table.proxied -= usize::from(flow.via_proxy);
         run.table.buffered = run.table.buffered.saturating_sub(flow.buffered_bytes());
         flow.abandoned = abandoned;
         flow.finish();
@@ -504,6 +543,9 @@ impl Analyzer {
                 syn_isn: flow.syn_isn,
             },
         );
+        if run.attempts.record(&flow) {
+            return;
+        }
         if !flow.is_reportable() {
             let f = &flow.tls.facts;
             if f.not_tls[0] || f.not_tls[1] {
@@ -584,5 +626,23 @@ impl Progress {
         if self.drawn {
             eprint!("\r\x1b[2K");
         }
+    }
+}
+
+/// Ports whose skipped handshakes are counted one by one; the rest are counted together.
+const MAX_SKIPPED_PORTS: usize = 64;
+
+/// A ClientHello on a port not followed: counted by server port, so that the report can say
+/// what `--ports` or `--any-port` would add.
+fn count_skipped_hello(report: &mut InputReport, seg: &crate::wire::TcpSegment<'_>) {
+    let p = seg.payload;
+    if p.len() < 6 || p[0] != CT_HANDSHAKE || p[1] != 3 || p[5] != 1 {
+        return;
+    }
+    let map = &mut report.tls_handshakes_not_followed;
+    if map.len() < MAX_SKIPPED_PORTS || map.contains_key(&seg.dst_port) {
+        *map.entry(seg.dst_port).or_default() += 1;
+    } else {
+        *map.entry(0).or_default() += 1;
     }
 }

@@ -4,6 +4,7 @@
 //! flow's buffers are freed and a tombstone remains, so that the bulk data that follows is
 //! rejected by one hash lookup.
 
+pub mod preamble;
 pub mod reassembly;
 
 use std::hash::{Hash, Hasher};
@@ -87,6 +88,17 @@ pub struct Flow {
     kept_bytes: usize,
     /// The tunnel the first packet came through (its outer source sent direction 0).
     pub tunnel: Option<crate::wire::tunnel::Encap>,
+    /// A proxy exchange (HTTP CONNECT, SOCKS) before the TLS, if the client opened one.
+    pub preamble: preamble::Watch,
+    /// Followed only for the port its proxy exchange names (its own ports are not).
+    pub via_proxy: bool,
+    /// SYNs the client sent (retransmissions included), whether the server answered with
+    /// SYN-ACK, and the code of an ICMP destination unreachable about this connection.
+    pub syn_packets: u32,
+    pub syn_ack_seen: bool,
+    pub icmp_unreachable: Option<u8>,
+    /// That exchange named a port not followed: not reported.
+    pub not_followed: bool,
 }
 
 impl Flow {
@@ -114,6 +126,12 @@ impl Flow {
             kept_packets: None,
             kept_bytes: 0,
             tunnel: None,
+            preamble: preamble::Watch::default(),
+            via_proxy: false,
+            not_followed: false,
+            syn_packets: 0,
+            syn_ack_seen: false,
+            icmp_unreachable: None,
         }
     }
 
@@ -161,29 +179,36 @@ impl Flow {
             if ack.is_none() {
                 self.syn_from = Some(d);
                 self.syn_isn = Some(seq);
+                self.syn_packets = self.syn_packets.saturating_add(1);
+            } else {
+                self.syn_ack_seen = true;
             }
         }
         let Flow {
             reasm,
             tls,
             started,
+            preamble,
             ..
         } = self;
+        let mut to = Deliver {
+            tls,
+            started,
+            preamble,
+        };
         if let Some(ack) = ack {
             let o = 1 - d;
-            reasm[o].on_peer_ack(ack, &mut |c| deliver(tls, started, o, c, false));
+            reasm[o].on_peer_ack(ack, &mut |c| to.deliver(o, c, false));
         }
         if !payload.is_empty() {
             let syn_seen = reasm[d].syn_seen;
             // Data in a SYN (TCP Fast Open) starts after the SYN's own sequence number.
             let seq = if syn { seq.wrapping_add(1) } else { seq };
-            reasm[d].on_segment(seq, payload, fin, &mut |c| {
-                deliver(tls, started, d, c, syn_seen)
-            });
+            reasm[d].on_segment(seq, payload, fin, &mut |c| to.deliver(d, c, syn_seen));
             // A frame cut by the snaplen: the rest of its payload is a gap right away.
             let missing = seg.payload_len.saturating_sub(payload.len() as u32);
             let end = seq.wrapping_add(payload.len() as u32);
-            reasm[d].on_snaplen_cut(end, missing, &mut |c| deliver(tls, started, d, c, syn_seen));
+            reasm[d].on_snaplen_cut(end, missing, &mut |c| to.deliver(d, c, syn_seen));
             if !reasm[0].syn_seen && !reasm[1].syn_seen {
                 self.midstream_segments += 1;
             }
@@ -196,6 +221,15 @@ impl Flow {
         if rst {
             self.rst_from = Some(d);
         }
+    }
+
+    /// The client's SYN was never answered with SYN-ACK and no byte flowed: refused
+    /// (RST), unreachable (ICMP) or unanswered.
+    pub fn never_connected(&self) -> bool {
+        self.syn_from.is_some()
+            && !self.syn_ack_seen
+            && self.reasm[0].offset() == 0
+            && self.reasm[1].offset() == 0
     }
 
     /// Nothing more about this handshake can be learned from further packets.
@@ -220,9 +254,10 @@ impl Flow {
     pub fn is_reportable(&self) -> bool {
         let f = &self.tls.facts;
         let any_hs = f.handshake_seen[0] || f.handshake_seen[1];
-        any_hs
-            || ((self.reasm[0].syn_seen || self.reasm[1].syn_seen)
-                && !(f.not_tls[0] || f.not_tls[1]))
+        !self.not_followed
+            && (any_hs
+                || ((self.reasm[0].syn_seen || self.reasm[1].syn_seen)
+                    && !(f.not_tls[0] || f.not_tls[1])))
     }
 
     /// Deliver everything still held, with holes reported, before reporting the flow.
@@ -231,35 +266,61 @@ impl Flow {
             reasm,
             tls,
             started,
+            preamble,
             ..
         } = self;
+        let mut to = Deliver {
+            tls,
+            started,
+            preamble,
+        };
         for (d, r) in reasm.iter_mut().enumerate() {
             let syn_seen = r.syn_seen;
-            r.finish(&mut |c| deliver(tls, started, d, c, syn_seen));
+            r.finish(&mut |c| to.deliver(d, c, syn_seen));
         }
         tls.release();
     }
 }
 
-fn deliver(
-    tls: &mut TlsConnection,
-    started: &mut [bool; 2],
-    d: usize,
-    c: Chunk<'_>,
-    syn_seen: bool,
-) {
-    if !started[d] {
-        started[d] = true;
-        if !syn_seen {
-            tls.start_midstream(d);
+/// Where reassembled bytes go: through a proxy preamble while one lasts, then to TLS.
+struct Deliver<'a> {
+    tls: &'a mut TlsConnection,
+    started: &'a mut [bool; 2],
+    preamble: &'a mut preamble::Watch,
+}
+
+impl Deliver<'_> {
+    fn deliver(&mut self, d: usize, c: Chunk<'_>, syn_seen: bool) {
+        if let Chunk::Data { bytes, .. } = c {
+            self.preamble.first_data(d, bytes);
         }
-    }
-    match c {
-        Chunk::Data {
-            bytes,
-            segment_start,
-        } => tls.on_data(d, bytes, segment_start),
-        Chunk::Gap { offset, len } => tls.on_gap(d, offset, len),
+        if let Some(p) = self.preamble.ongoing() {
+            match c {
+                Chunk::Data { bytes, .. } => p.feed(d, bytes),
+                Chunk::Gap { .. } => p.on_gap(),
+            }
+            if p.is_over() {
+                // The TLS starts where the preamble ends: at a record boundary.
+                *self.started = [true, true];
+                for (dd, rest) in p.take_pending() {
+                    self.tls.on_data(dd, &rest, true);
+                }
+            }
+            return;
+        }
+        if !self.started[d] {
+            self.started[d] = true;
+            if !syn_seen && self.preamble.active.is_none() {
+                self.tls.start_midstream(d);
+            }
+        }
+        match c {
+            Chunk::Data {
+                bytes,
+                segment_start,
+            } => self.tls.on_data(d, bytes, segment_start),
+            Chunk::Gap { offset, len } => self.tls.on_gap(d, offset, len),
+        }
     }
 }
 
@@ -280,6 +341,8 @@ pub enum Slot {
 pub struct FlowTable {
     pub map: FxHashMap<FlowKey, Slot>,
     pub active: usize,
+    /// Active flows followed through a proxy exchange (on ports not followed).
+    pub proxied: usize,
     pub buffered: usize,
     pub last_sweep: Timestamp,
 }

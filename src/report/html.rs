@@ -71,6 +71,14 @@ pub fn write_html(
     for line in notice_lines(report) {
         writeln!(out, "<p class=\"notice\">{}</p>", esc(&line))?;
     }
+    let inputs = input_lines(report);
+    if !inputs.is_empty() {
+        writeln!(out, "<pre>")?;
+        for line in inputs {
+            writeln!(out, "{}", esc(&line))?;
+        }
+        writeln!(out, "</pre>")?;
+    }
     if !report.warnings.is_empty() {
         writeln!(out, "<h2>Warnings</h2><ul>")?;
         for w in &report.warnings {
@@ -164,6 +172,9 @@ pub fn write_connection(
     }
     if let Some(t) = tunnel_text(c) {
         row(out, "tunnel", &t)?;
+    }
+    if let Some(p) = proxy_text(c) {
+        row(out, "proxy", &p)?;
     }
     if let Some(cr) = &c.certificate_request {
         row(

@@ -54,6 +54,14 @@ pub fn write_markdown(
     for line in notice_lines(report) {
         writeln!(out, "> {}\n", cell(&line))?;
     }
+    let inputs = input_lines(report);
+    if !inputs.is_empty() {
+        writeln!(out, "```")?;
+        for line in inputs {
+            writeln!(out, "{}", line.replace("```", "'''"))?;
+        }
+        writeln!(out, "```\n")?;
+    }
     if !spool.is_empty() {
         writeln!(
             out,
@@ -140,6 +148,9 @@ pub fn write_connection(
     }
     if let Some(t) = tunnel_text(c) {
         writeln!(out, "| tunnel | {} |", cell(&t))?;
+    }
+    if let Some(p) = proxy_text(c) {
+        writeln!(out, "| proxy | {} |", cell(&p))?;
     }
     if let Some(cr) = &c.certificate_request {
         writeln!(

@@ -63,6 +63,9 @@ pub fn write_connection(
     if let Some(t) = tunnel_text(c) {
         writeln!(out, "    tunnel: {t}")?;
     }
+    if let Some(p) = proxy_text(c) {
+        writeln!(out, "    proxy: {p}")?;
+    }
     for a in &c.alerts {
         writeln!(out, "    alert  {}", alert_text(a))?;
     }
@@ -202,7 +205,7 @@ pub fn write_footer(report: &Report, out: &mut dyn Write) -> Result<(), OutputEr
         inputs.join("; ")
     )?;
     writeln!(out, "findings: {}", findings_summary(s))?;
-    for line in notice_lines(report) {
+    for line in notice_lines(report).into_iter().chain(input_lines(report)) {
         writeln!(out, "{line}")?;
     }
     Ok(())

@@ -125,6 +125,31 @@ pub fn tunnel_text(c: &ConnectionReport) -> Option<String> {
     ))
 }
 
+/// "via HTTP CONNECT proxy to api:6443 (HTTP/1.1 200 Connection established)".
+pub fn proxy_text(c: &ConnectionReport) -> Option<String> {
+    use crate::flow::preamble::{Outcome, Protocol};
+    let h = c.proxy.as_ref()?;
+    let kind = match h.protocol {
+        Protocol::HttpConnect => "HTTP CONNECT",
+        Protocol::Socks5 => "SOCKS5",
+        Protocol::Socks4 => "SOCKS4",
+    };
+    let outcome = match h.outcome {
+        Outcome::Established => "",
+        Outcome::Refused => ", REFUSED by the proxy",
+        Outcome::Incomplete => ", exchange not seen to its end",
+    };
+    Some(format!(
+        "via {kind} proxy {} to {}{outcome}{}",
+        c.server,
+        h.target.as_deref().unwrap_or("?"),
+        h.reply
+            .as_ref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    ))
+}
+
 /// "kubelet-client → kube-apiserver", when either role is known.
 pub fn role_text(c: &ConnectionReport) -> Option<String> {
     let name = |r: Option<crate::correlate::Role>| {
@@ -249,6 +274,61 @@ pub fn notice_lines(report: &crate::model::Report) -> Vec<String> {
             v.push(format!(
                 "... and {} more local file problem(s) (--format json lists them all)",
                 local.problems.len() - MAX_PROBLEM_LINES
+            ));
+        }
+    }
+    v
+}
+
+/// Per input: the handshakes on ports not followed (and how to include them), and the
+/// connections that never connected, one line per group with its finding.
+pub fn input_lines(report: &crate::model::Report) -> Vec<String> {
+    let mut v = Vec::new();
+    for i in &report.inputs {
+        let skipped = &i.tls_handshakes_not_followed;
+        if !skipped.is_empty() {
+            let total: u64 = skipped.values().sum();
+            let ports: Vec<String> = skipped
+                .iter()
+                .map(|(p, n)| {
+                    if *p == 0 {
+                        format!("other ports: {n}")
+                    } else {
+                        format!("{p}: {n}")
+                    }
+                })
+                .collect();
+            let add: Vec<String> = skipped
+                .keys()
+                .filter(|p| **p != 0)
+                .map(|p| p.to_string())
+                .collect();
+            v.push(format!(
+                "{}: {total} TLS handshake(s) on ports not followed ({}); include them with --ports 6443,10250,2379,2380,10257,10259,{} or --any-port",
+                i.path,
+                ports.join(", "),
+                add.join(",")
+            ));
+        }
+        for g in &i.connection_attempts {
+            let every = g
+                .interval_seconds
+                .map(|s| format!(", every {s:.1} s"))
+                .unwrap_or_default();
+            v.push(format!(
+                "never connected: {} → {} {:?} × {} ({} SYN(s){every}, {} … {})",
+                g.client, g.server, g.outcome, g.attempts, g.syn_packets, g.first_seen, g.last_seen
+            ));
+            v.extend(
+                finding_lines(&g.finding)
+                    .into_iter()
+                    .map(|l| format!("    {l}")),
+            );
+        }
+        if i.connection_attempts_not_listed > 0 {
+            v.push(format!(
+                "{} more group(s) of connection attempts not listed",
+                i.connection_attempts_not_listed
             ));
         }
     }

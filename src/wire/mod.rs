@@ -76,6 +76,21 @@ pub enum Skip {
     Encrypted(&'static str),
     /// A tunnel header certwire does not decode, or tunnels nested deeper than the bound.
     UnsupportedEncapsulation(&'static str),
+    /// An ICMP destination unreachable about a TCP segment: the connection it answers.
+    Unreachable(Unreachable),
+}
+
+/// An ICMP (v4 type 3, v6 type 1) "destination unreachable" quoting a TCP segment's
+/// headers: `src`/`dst` are the quoted segment's, i.e. the connection attempt it refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unreachable {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// The ICMP code (v4: 1 host, 3 port, 13 administratively prohibited, ...).
+    pub code: u8,
+    pub v6: bool,
 }
 
 impl<'a> TcpSegment<'a> {
@@ -182,6 +197,12 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, depth: u8) -> Result<TcpSegment<'a>,
                 Err(closed) => Err(closed.into()),
             }
         }
+        Some(TransportSlice::Icmpv4(icmp)) if icmp.type_u8() == 3 => {
+            unreachable(icmp.payload(), icmp.code_u8(), false)
+        }
+        Some(TransportSlice::Icmpv6(icmp)) if icmp.type_u8() == 1 => {
+            unreachable(icmp.payload(), icmp.code_u8(), true)
+        }
         Some(TransportSlice::Tcp(tcp)) => {
             let hdr_len = tcp.header_slice().len() as u32;
             // Lax slicing cut the IP payload to the bytes present; the IP header still says
@@ -211,6 +232,37 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, depth: u8) -> Result<TcpSegment<'a>,
         },
         _ => Err(Skip::NotTcp),
     }
+}
+
+/// The quoted packet of an ICMP error: its IP header and the first 8 bytes of TCP.
+fn unreachable<'a>(quoted: &[u8], code: u8, v6: bool) -> Result<TcpSegment<'a>, Skip> {
+    let p = LaxSlicedPacket::from_ip(quoted).map_err(|_| Skip::NotTcp)?;
+    let (src, dst, proto, transport) = match &p.net {
+        Some(LaxNetSlice::Ipv4(h)) => (
+            IpAddr::V4(h.header().source_addr()),
+            IpAddr::V4(h.header().destination_addr()),
+            h.payload().ip_number,
+            h.payload().payload,
+        ),
+        Some(LaxNetSlice::Ipv6(h)) => (
+            IpAddr::V6(h.header().source_addr()),
+            IpAddr::V6(h.header().destination_addr()),
+            h.payload().ip_number,
+            h.payload().payload,
+        ),
+        _ => return Err(Skip::NotTcp),
+    };
+    if proto != etherparse::IpNumber::TCP || transport.len() < 4 {
+        return Err(Skip::NotTcp);
+    }
+    Err(Skip::Unreachable(Unreachable {
+        src,
+        dst,
+        src_port: u16::from_be_bytes([transport[0], transport[1]]),
+        dst_port: u16::from_be_bytes([transport[2], transport[3]]),
+        code,
+        v6,
+    }))
 }
 
 impl From<tunnel::Closed> for Skip {
