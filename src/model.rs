@@ -195,6 +195,10 @@ pub struct ConnectionReport {
     pub resumed: bool,
     pub gaps: Vec<GapReport>,
     pub tcp: TcpReport,
+    /// The server answered the first ClientHello with a HelloRetryRequest (TLS 1.3): the
+    /// group it asked for (a second ClientHello follows, one round trip later). Null when
+    /// there was none.
+    pub hello_retry_request: Option<HelloRetry>,
     /// The overlay or tunnel the connection was captured in (outermost); null when none.
     pub tunnel: Option<TunnelReport>,
     /// The proxy exchange (HTTP CONNECT, SOCKS) before the TLS; `server` is then the proxy
@@ -248,6 +252,12 @@ pub struct GapReport {
     /// The gap came before that direction's handshake was over (it may have taken
     /// handshake messages); false: only application data is missing.
     pub during_handshake: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HelloRetry {
+    pub group: Option<Name>,
+    pub group_id: Option<u16>,
 }
 
 #[derive(Debug, Clone, Serialize)]

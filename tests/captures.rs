@@ -945,3 +945,37 @@ fn inferred_message_lengths_are_tsharks_decrypted_ones() {
     }
     assert!(checked >= 6, "only {checked} connections checked");
 }
+
+/// A pcapng's Decryption Secrets Blocks serve that file only: read in one run with another
+/// capture of the same sessions, the other file's handshakes stay encrypted (they were
+/// decrypted with the first file's secrets before), whatever the thread count.
+#[test]
+fn one_files_secrets_stay_with_that_file() {
+    for threads in ["1", "2"] {
+        let v = json_of(
+            &certwire(&[
+                "analyze",
+                "tls13-openssl-dsb.pcapng",
+                "tls13-openssl.pcap",
+                "--threads",
+                threads,
+                "--no-default-certs",
+                "--format",
+                "json",
+            ]),
+            "two inputs",
+        );
+        for c in v["connections"].as_array().unwrap() {
+            let expected = if c["input"] == "tls13-openssl-dsb.pcapng" {
+                "decrypted"
+            } else {
+                "encrypted"
+            };
+            assert_eq!(
+                c["visibility"], expected,
+                "--threads {threads}: {}",
+                c["input"]
+            );
+        }
+    }
+}

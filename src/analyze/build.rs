@@ -151,6 +151,10 @@ pub fn build(
         resumed,
         gaps,
         tcp: tcp_report(flow),
+        hello_retry_request: f.hello_retry.then(|| HelloRetry {
+            group: f.hello_retry_group.map(names::group_name),
+            group_id: f.hello_retry_group,
+        }),
         tunnel: flow.tunnel.map(|t| tunnel_report(t, client)),
         proxy,
         encrypted_records: tls13.then(|| EncryptedRecords {

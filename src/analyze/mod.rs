@@ -48,8 +48,13 @@ impl Default for Options {
 pub struct Analyzer {
     any_port: bool,
     inventory: Option<std::sync::Arc<Inventory>>,
-    /// Session secrets from --keylog files and pcapng Decryption Secrets Blocks.
+    /// Session secrets from --keylog files, for every input.
+    keylog_given: Option<std::sync::Arc<KeyLog>>,
+    /// The secrets of the input being read: those given, and its own pcapng Decryption
+    /// Secrets Blocks, which serve no other input.
     keylog: Option<std::sync::Arc<KeyLog>>,
+    /// `keylog` is the current input's own store (it has had a secrets block).
+    own_secrets: bool,
     ports: Box<[u64; 1024]>,
     cache: CertCache,
     pub warnings: Vec<Warning>,
@@ -88,7 +93,9 @@ impl Analyzer {
         Analyzer {
             any_port: opts.any_port,
             inventory: None,
+            keylog_given: None,
             keylog: None,
+            own_secrets: false,
             ports,
             cache: CertCache::default(),
             warnings: Vec::new(),
@@ -105,10 +112,9 @@ impl Analyzer {
         Analyzer {
             any_port: self.any_port,
             inventory: self.inventory.clone(),
-            keylog: self
-                .keylog
-                .as_ref()
-                .map(|k| std::sync::Arc::new(k.snapshot())),
+            keylog_given: self.keylog_given.clone(),
+            keylog: self.keylog_given.clone(),
+            own_secrets: false,
             ports: self.ports.clone(),
             cache: CertCache::default(),
             warnings: Vec::new(),
@@ -119,12 +125,29 @@ impl Analyzer {
         }
     }
 
-    /// Decrypt TLS 1.3 handshakes with these secrets (more may arrive in pcapng blocks).
+    /// Decrypt TLS 1.3 handshakes of every input with these secrets (`--keylog`).
     pub fn add_keylog_text(&mut self, text: &str) {
-        // One store, shared by every flow: added to in place, never copied.
-        self.keylog
+        self.keylog_given
             .get_or_insert_with(Default::default)
             .add_text(text);
+        self.keylog = self.keylog_given.clone();
+    }
+
+    /// A Decryption Secrets Block of the input being read: for its flows only. One store
+    /// per input, shared by its flows: added to in place, never copied per flow.
+    fn add_input_secrets(&mut self, text: &str) {
+        if !self.own_secrets {
+            // First block of this input: a store of its own, starting from what was given.
+            self.own_secrets = true;
+            let own = match &self.keylog_given {
+                Some(k) => k.snapshot(),
+                None => KeyLog::default(),
+            };
+            self.keylog = Some(std::sync::Arc::new(own));
+        }
+        if let Some(k) = &self.keylog {
+            k.add_text(text);
+        }
     }
 
     /// Correlate presented certificates with these local files.
@@ -183,6 +206,8 @@ impl Analyzer {
         sink: &mut dyn FnMut(ConnectionReport),
     ) -> InputReport {
         let mut run = self.begin(name);
+        self.keylog = self.keylog_given.clone();
+        self.own_secrets = false;
         let mut stats = CaptureStats::default();
         let label = if name == "-" { "<stdin>" } else { name };
         let mut progress = Progress::new(self.progress, label, size);
@@ -198,7 +223,7 @@ impl Analyzer {
                 }
                 // Flows created after this block decrypt with it (dumpcap and editcap write
                 // secrets blocks before the packets they decrypt).
-                Event::TlsKeyLog(text) => self.add_keylog_text(&String::from_utf8_lossy(text)),
+                Event::TlsKeyLog(text) => self.add_input_secrets(&String::from_utf8_lossy(text)),
             });
         progress.done();
         if let Err(e) = result {

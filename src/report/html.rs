@@ -176,6 +176,9 @@ pub fn write_connection(
     if let Some(p) = proxy_text(c) {
         row(out, "proxy", &p)?;
     }
+    if let Some(h) = hrr_text(c) {
+        row(out, "HelloRetryRequest", &h)?;
+    }
     if let Some(cr) = &c.certificate_request {
         row(
             out,

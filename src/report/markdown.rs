@@ -152,6 +152,9 @@ pub fn write_connection(
     if let Some(p) = proxy_text(c) {
         writeln!(out, "| proxy | {} |", cell(&p))?;
     }
+    if let Some(h) = hrr_text(c) {
+        writeln!(out, "| HelloRetryRequest | {} |", cell(&h))?;
+    }
     if let Some(cr) = &c.certificate_request {
         writeln!(
             out,

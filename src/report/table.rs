@@ -66,6 +66,9 @@ pub fn write_connection(
     if let Some(p) = proxy_text(c) {
         writeln!(out, "    proxy: {p}")?;
     }
+    if let Some(h) = hrr_text(c) {
+        writeln!(out, "    HelloRetryRequest: {h}")?;
+    }
     for a in &c.alerts {
         writeln!(out, "    alert  {}", alert_text(a))?;
     }

@@ -150,6 +150,15 @@ pub fn proxy_text(c: &ConnectionReport) -> Option<String> {
     ))
 }
 
+/// "the server asked for secp256r1 (one more round trip)", after a HelloRetryRequest.
+pub fn hrr_text(c: &ConnectionReport) -> Option<String> {
+    let h = c.hello_retry_request.as_ref()?;
+    Some(format!(
+        "the server asked for key share group {} (a second ClientHello, one more round trip)",
+        h.group.as_deref().unwrap_or("?")
+    ))
+}
+
 /// "kubelet-client → kube-apiserver", when either role is known.
 pub fn role_text(c: &ConnectionReport) -> Option<String> {
     let name = |r: Option<crate::correlate::Role>| {

@@ -65,6 +65,8 @@ pub struct TlsFacts {
     pub client_hello: Option<ClientHello>,
     pub server_hello: Option<ServerHello>,
     pub hello_retry: bool,
+    /// The group a HelloRetryRequest asked for.
+    pub hello_retry_group: Option<u16>,
     pub certificates: [Option<CertificateFact>; 2],
     pub certificate_request: Option<CertificateRequestFact>,
     pub alerts: Vec<AlertFact>,
@@ -434,6 +436,7 @@ pub(crate) fn on_message(
                     }
                     if sh.is_hello_retry_request {
                         facts.hello_retry = true;
+                        facts.hello_retry_group = sh.group;
                     }
                     facts.server_hello = Some(sh);
                 }

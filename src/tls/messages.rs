@@ -50,6 +50,9 @@ pub struct ServerHello {
     pub pre_shared_key: bool,
     /// TLS ≤ 1.2: the session id, to tell a resumption (same id as the client offered).
     pub session_id: Vec<u8>,
+    /// TLS 1.3 key_share: the group of the server's share, or, in a HelloRetryRequest, the
+    /// group the server asks the client to use.
+    pub group: Option<u16>,
 }
 
 impl ServerHello {
@@ -166,6 +169,7 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, MessageError> {
         is_hello_retry_request: random == HRR_RANDOM,
         pre_shared_key: false,
         session_id: sh.session_id.map(<[u8]>::to_vec).unwrap_or_default(),
+        group: None,
     };
     if let Some(ext) = sh.ext {
         // Walk the extensions by hand: in a ServerHello supported_versions is a single u16,
@@ -181,6 +185,7 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, MessageError> {
                 }
                 16 => out.alpn = parse_alpn_single(data),
                 41 => out.pre_shared_key = true,
+                51 if data.len() >= 2 => out.group = Some(u16::from_be_bytes([data[0], data[1]])),
                 _ => {}
             }
         }

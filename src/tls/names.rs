@@ -105,6 +105,23 @@ pub fn signature_scheme_name(v: u16) -> Name {
 }
 
 /// RFC 5246 §7.4.4 ClientCertificateType.
+/// TLS supported groups (IANA "TLS Supported Groups"), as OpenSSL and Wireshark name them.
+pub fn group_name(v: u16) -> Name {
+    Cow::Borrowed(match v {
+        23 => "secp256r1",
+        24 => "secp384r1",
+        25 => "secp521r1",
+        29 => "x25519",
+        30 => "x448",
+        256 => "ffdhe2048",
+        257 => "ffdhe3072",
+        258 => "ffdhe4096",
+        0x11ec => "X25519MLKEM768",
+        0x6399 => "X25519Kyber768Draft00",
+        _ => return Cow::Owned(format!("0x{v:04x}")),
+    })
+}
+
 pub fn certificate_type_name(v: u8) -> Name {
     Cow::Borrowed(match v {
         1 => "rsa_sign",
