@@ -28,6 +28,16 @@ pub enum AttemptOutcome {
     NoAnswer,
 }
 
+impl AttemptOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Refused => "refused (RST)",
+            AttemptOutcome::Unreachable => "unreachable (ICMP)",
+            AttemptOutcome::NoAnswer => "no answer",
+        }
+    }
+}
+
 /// Attempts from one client address to one server that ended the same way.
 #[derive(Debug, Clone, Serialize)]
 pub struct AttemptGroup {

@@ -325,8 +325,14 @@ pub fn input_lines(report: &crate::model::Report) -> Vec<String> {
                 .map(|s| format!(", every {s:.1} s"))
                 .unwrap_or_default();
             v.push(format!(
-                "never connected: {} → {} {:?} × {} ({} SYN(s){every}, {} … {})",
-                g.client, g.server, g.outcome, g.attempts, g.syn_packets, g.first_seen, g.last_seen
+                "never connected: {} → {} {}: {} attempt(s), {} SYN(s){every}, {} … {}",
+                g.client,
+                g.server,
+                g.outcome.as_str(),
+                g.attempts,
+                g.syn_packets,
+                g.first_seen,
+                g.last_seen
             ));
             v.extend(
                 finding_lines(&g.finding)
