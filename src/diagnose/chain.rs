@@ -216,6 +216,7 @@ pub fn run(ctx: &Context<'_>, verifiers: &Verifiers, out: &mut Vec<Finding>) {
             continue;
         }
         key_usage_of_leaf(ctx, side, v, out);
+        explicit_curves(ctx, side, out);
         let Some(inv) = ctx.inventory else { continue };
         let mut failing = Vec::new();
         let mut passing = Vec::new();
@@ -315,6 +316,32 @@ impl Finding {
     fn with_evidence(mut self, e: Vec<String>) -> Self {
         self.evidence.extend(e);
         self
+    }
+}
+
+/// `explicit-curve-parameters`: an EC key given by explicit curve parameters rather than
+/// a named curve (the CurveBall shape, CVE-2020-0601). Go's crypto/x509 cannot parse it
+/// ("x509: unsupported elliptic curve"), and crypto/tls parses every presented
+/// certificate during the handshake, whatever its ClientAuth: the handshake fails.
+fn explicit_curves(ctx: &Context<'_>, side: Side, out: &mut Vec<Finding>) {
+    for (i, c) in ctx.presented(side).into_iter().flatten().enumerate() {
+        if c.public_key.as_deref() != Some(crate::x509::EXPLICIT_CURVE) {
+            continue;
+        }
+        let peer = side_name(side);
+        out.push(
+            Finding::new(
+                "explicit-curve-parameters",
+                Severity::Error,
+                format!("{peer}[{i}]"),
+                format!("{peer}[{i}] has an EC key with explicit curve parameters instead of a named curve (the CurveBall shape, CVE-2020-0601): Go cannot parse it"),
+            )
+            .logged(match side {
+                Side::Server => "tls: failed to parse certificate from server: x509: unsupported elliptic curve",
+                Side::Client => "tls: failed to parse client certificate #0: x509: unsupported elliptic curve",
+            })
+            .rejected_by(super::other(side), super::Layer::Tls),
+        );
     }
 }
 

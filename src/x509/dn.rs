@@ -5,7 +5,8 @@
 use x509_parser::der_parser::asn1_rs::Tag;
 use x509_parser::x509::X509Name;
 
-/// OpenSSL's short names (OBJ_nid2sn) for the attributes found in cluster PKI.
+/// OpenSSL's short names (OBJ_nid2sn) for the attributes found in cluster PKI and in
+/// public (EV) certificates.
 fn short_name(oid: &str) -> Option<&'static str> {
     Some(match oid {
         "2.5.4.3" => "CN",
@@ -22,6 +23,15 @@ fn short_name(oid: &str) -> Option<&'static str> {
         "2.5.4.43" => "initials",
         "2.5.4.46" => "dnQualifier",
         "2.5.4.65" => "pseudonym",
+        "2.5.4.13" => "description",
+        "2.5.4.15" => "businessCategory",
+        "2.5.4.17" => "postalCode",
+        "2.5.4.41" => "name",
+        "2.5.4.44" => "generationQualifier",
+        "2.5.4.97" => "organizationIdentifier",
+        "1.3.6.1.4.1.311.60.2.1.1" => "jurisdictionL",
+        "1.3.6.1.4.1.311.60.2.1.2" => "jurisdictionST",
+        "1.3.6.1.4.1.311.60.2.1.3" => "jurisdictionC",
         "0.9.2342.19200300.100.1.1" => "UID",
         "0.9.2342.19200300.100.1.25" => "DC",
         "1.2.840.113549.1.9.1" => "emailAddress",

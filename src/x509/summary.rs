@@ -211,6 +211,17 @@ fn public_key_desc(cert: &X509Certificate<'_>) -> String {
             };
             format!("RSA {bits}")
         }
+        // Explicit curve parameters instead of a named curve: the CurveBall shape
+        // (CVE-2020-0601); Go refuses such keys ("x509: unsupported elliptic curve").
+        _ if spki.algorithm.algorithm.to_id_string() == "1.2.840.10045.2.1"
+            && spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .is_some_and(|p| p.tag() != x509_parser::der_parser::asn1_rs::Tag::Oid) =>
+        {
+            EXPLICIT_CURVE.into()
+        }
         Ok(PublicKey::EC(_)) => {
             let curve = spki
                 .algorithm
@@ -230,6 +241,9 @@ fn public_key_desc(cert: &X509Certificate<'_>) -> String {
         _ => alg,
     }
 }
+
+/// The key description of an EC key with explicit curve parameters.
+pub const EXPLICIT_CURVE: &str = "ECDSA (explicit curve parameters)";
 
 fn signature_algorithm_name(oid: &str) -> String {
     match oid {
