@@ -8,11 +8,14 @@
 #                              in name order: capture-basic, capture-derived, capture-k8s
 #                              (Kubernetes behaviour: scripts/k8sserver, goclient and real etcd;
 #                              also node-variants/ and expected/<capture>.{log,outcome.json}),
-#                              capture-links, capture-tls13
+#                              capture-links, capture-tls13, capture-tunnels (VXLAN in the kernel,
+#                              Geneve/GRE/ERSPAN/IPIP via tools/tunnel_endpoint.py, tinyproxy and
+#                              danted in front of s_client/curl/kubectl, refused / dropped /
+#                              ICMP-rejected connections, TLS on 443/8443, a TLS 1.3 HRR)
 # Needs root (network namespaces), openssl 3, cfssl/cfssljson, tcpdump, dumpcap, tshark, capinfos,
-# ethtool, go (for scripts/goclient, goserver, k8sserver), etcd/etcdctl, python3. Does not touch
-# anything outside captures/ except temporary folders under /tmp and its own network namespaces,
-# which it removes.
+# ethtool, go (for scripts/goclient, goserver, k8sserver), etcd/etcdctl, python3, curl, kubectl,
+# tinyproxy, danted, nft. Does not touch anything outside captures/ except temporary folders under
+# /tmp, its own network namespaces and /etc/netns/<its namespaces>/, which it removes.
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/pki.sh

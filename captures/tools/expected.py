@@ -20,6 +20,18 @@ Options:
                      connections whose handshake tshark then decrypts get visibility
                      "decrypted" and their certificates (as does a pcapng with a Decryption
                      Secrets Block, which tshark reads by itself)
+  --tshark-arg=ARG   one more argument for every tshark run, e.g. a decode-as for a tunnel on a
+                     port tshark does not know: --tshark-arg=-d --tshark-arg=udp.port==8472,vxlan
+                     (VXLAN on the Linux/Flannel port 8472; tshark knows VXLAN on 4789, Geneve
+                     on 6081, GRE, ERSPAN and IP-in-IP by itself). Write it with "=" (a separate
+                     "-d" would be taken for an option of this script). Repeatable, kept in
+                     order, placed right after "tshark -r CAPTURE"; written to the output's
+                     "tshark_args" when given
+  --other-ports      also count the TLS connections (a ClientHello or other TLS record tshark
+                     decodes) whose server port is not in --ports: "other_ports" {port: count}
+                     and "other_port_connections" (the same fields as "connections")
+  --tcp-attempts     also list every TCP connection attempt that never connected (SYN without
+                     SYN/ACK) in "tcp_attempts"
   --expect-connections N   fail (exit 1) unless exactly N connections are found
   --root DIR         the captures/ folder whose PEM files and kubeconfigs are matched by SHA-256
                      for the "file" field (default: the folder above this script)
@@ -31,7 +43,9 @@ Example:
       --scenario 'kubelet (rotated cert) -> apiserver' --ignored 'nothing' --expect-connections 2
 
 Output format: captures/README.md, "Expected values", one JSON object:
-  capture, scenario, format, ts_precision, byte_order, link_types, packets, connections[], ignored.
+  capture, scenario, format, ts_precision, byte_order, link_types, packets, connections[], ignored;
+  tshark_args (when --tshark-arg is given), other_ports and other_port_connections (with
+  --other-ports), tcp_attempts (with --tcp-attempts).
 Where the values come from:
   - format / byte_order / ts_precision / link_types: the file header (pcap magic, pcapng SHB/IDBs,
     if_tsresol), cross-checked against capinfos; packets: capinfos -c.
@@ -50,6 +64,26 @@ Where the values come from:
     level/code with "encrypted": true.
     visibility: "encrypted" for TLS 1.3 without decrypted handshake messages, "decrypted" for
     TLS 1.3 where tshark decrypted them, else "plaintext".
+    client / server addresses are those of the innermost IP header before TCP (the inner
+    packet of a tunnel).
+    Only when present (files of plain captures keep their shape):
+    hello_retry_request: {selected_group, selected_group_name} from the key_share of a
+    ServerHello carrying the RFC 8446 HelloRetryRequest random.
+    encapsulation: the tunnel layers around the packet that carried the ClientHello, outer
+    first, each {type: vxlan|geneve|gre|erspan|ipv4-in-ipv4|ipv6-in-ipv4|..., its identifiers
+    (vni, udp_dst_port; geneve protocol_type, options; gre protocol_type, flags, key; erspan
+    erspan_type II|III, gre_protocol_type, gre_flags, session_id, index (II) or hardware_id and
+    direction (III)), outer_src, outer_dst} (the addresses of the IP header carrying that layer,
+    client-to-server direction).
+    proxy: the plaintext preamble before the TLS on the same TCP connection, as tshark decodes
+    it: {protocol: http-connect, request (the request line), target, target_host, target_port,
+    status} or {protocol: socks5|socks4, command, address_type (domain|ipv4|ipv6), target,
+    target_host, target_port, reply, reply_text}. A connection with a proxy preamble is
+    reported when its target port is in --ports (the TCP server is the proxy).
+  - tcp_attempts: per TCP stream with a SYN and no SYN/ACK, in order: client, server,
+    syn_times (frame.time_relative of each SYN and retransmission), syn_retransmissions,
+    answer ("rst": a RST from the server's address; "icmp": an ICMP/ICMPv6 error quoting the
+    SYN; "none"), rst_time, icmp {type, code, text, from, time} or null.
   - file: the first file under ROOT (node/ PEM files, then node/ kubeconfigs' *-data fields,
     then pki-extra/, then anything else, each sorted by path; symlinks skipped) holding a PEM
     certificate with the same SHA-256.
@@ -75,6 +109,8 @@ DEFAULT_ROOT = os.path.dirname(HERE)
 
 DLT_NAMES = {0: "NULL", 1: "EN10MB", 12: "RAW", 101: "RAW", 108: "LOOP", 113: "LINUX_SLL",
              228: "IPV4", 229: "IPV6", 276: "LINUX_SLL2"}
+# RFC 8446 4.1.3: the ServerHello random that makes it a HelloRetryRequest
+HRR_RANDOM = "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c"
 OUTCOMES = ("completed", "failed", "incomplete", "unknown")
 TLS_VERSIONS = {0x0301: "1.0", 0x0302: "1.1", 0x0303: "1.2", 0x0304: "1.3"}
 OID_SHORT = {"2.5.4.3": "CN", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O", "2.5.4.11": "OU",
@@ -275,8 +311,8 @@ def dname_to_rfc2253(dname):
     return ",".join(reversed(rdns))
 
 
-def tshark_pdml(path, ports, keylog):
-    cmd = ["tshark", "-r", path, "-T", "pdml", "-o", "tcp.desegment_tcp_streams:TRUE",
+def tshark_pdml(path, ports, keylog, extra=()):
+    cmd = ["tshark", "-r", path] + list(extra) + ["-T", "pdml", "-o", "tcp.desegment_tcp_streams:TRUE",
            "-o", "tls.desegment_ssl_records:TRUE",
            "-o", "tls.desegment_ssl_application_data:TRUE"]
     for p in ports:
@@ -291,15 +327,29 @@ def tshark_pdml(path, ports, keylog):
     return ET.fromstring(p.stdout), err
 
 
+def innermost_ip(pkt):
+    """The last IPv4/IPv6 layer before TCP (the inner one of a tunnel), as (src, dst)."""
+    found = None
+    for proto in pkt.findall("proto"):
+        name = proto.get("name")
+        if name == "tcp":
+            break
+        if name == "ip":
+            s, d = first(proto, "ip.src"), first(proto, "ip.dst")
+            if s is not None and d is not None:
+                found = (s.get("show"), d.get("show"))
+        elif name == "ipv6":
+            s, d = first(proto, "ipv6.src"), first(proto, "ipv6.dst")
+            if s is not None and d is not None:
+                found = ("[%s]" % s.get("show"), "[%s]" % d.get("show"))
+    return found
+
+
 def packet_endpoints(pkt):
     src = dst = None
-    ip = first(pkt, "ip.src")
-    if ip is not None:
-        src, dst = ip.get("show"), first(pkt, "ip.dst").get("show")
-    else:
-        ip6 = first(pkt, "ipv6.src")
-        if ip6 is not None:
-            src, dst = "[%s]" % ip6.get("show"), "[%s]" % first(pkt, "ipv6.dst").get("show")
+    ips = innermost_ip(pkt)
+    if ips is not None:
+        src, dst = ips
     sp, dp = first(pkt, "tcp.srcport"), first(pkt, "tcp.dstport")
     if src is None or sp is None:
         return None
@@ -311,9 +361,13 @@ def port_of(ep):
 
 
 def analyze(root_xml, ports, file_index):
+    """(connections on the followed ports, connections on other ports), each in order of first
+    packet."""
     conns = {}  # tcp.stream -> state
     order = []
     for pkt in root_xml.iter("packet"):
+        if top_proto(pkt, "tcp") is None:
+            continue  # e.g. ICMP quoting a TCP header: not a packet of the connection
         stream = first(pkt, "tcp.stream")
         if stream is None:
             continue
@@ -325,23 +379,32 @@ def analyze(root_xml, ports, file_index):
         if c is None:
             c = conns[sid] = {"syn_from": None, "hello_from": None, "eps": set(), "tls": False,
                               "ch": None, "sh": None, "certs": {}, "creq": None, "alerts": [],
-                              "ccs": set(), "decrypted_hs": False, "tls13": False}
+                              "ccs": set(), "decrypted_hs": False, "tls13": False,
+                              "proxy": None, "encap_first": None, "encap_hello": None,
+                              "hrr": None}
             order.append(sid)
         src, dst = eps
         c["eps"].update(eps)
+        if c["encap_first"] is None:
+            c["encap_first"] = encapsulation(pkt)
         flags = first(pkt, "tcp.flags")
         if flags is not None and c["syn_from"] is None:
             fv = int(flags.get("value"), 16)
             if fv & 0x02 and not fv & 0x10:
                 c["syn_from"] = (src, dst)
         protos = [p for p in pkt.findall("proto") if p.get("name") == "tls"]
+        if not protos:
+            proxy_preamble(c, pkt, src, dst)
         for tls in protos:
             c["tls"] = True
             for rec in tls.findall("field"):
                 if rec.get("name") != "tls.record":
                     continue
+                had_hello = c["hello_from"] is not None
                 handle_record(c, rec, src, dst)
-    out = []
+                if not had_hello and c["hello_from"] is not None:
+                    c["encap_hello"] = encapsulation(pkt)
+    out, other = [], []
     for sid in order:
         c = conns[sid]
         if not c["tls"]:
@@ -353,10 +416,153 @@ def analyze(root_xml, ports, file_index):
         else:
             a, b = sorted(c["eps"])[:2]
             client, server = (b, a) if port_of(a) in ports else (a, b)
-        if port_of(server) not in ports:
+        port = port_of(server)
+        if c["proxy"] and c["proxy"].get("target_port") is not None:
+            port = c["proxy"]["target_port"]
+        conn = finish(c, client, server, file_index)
+        (out if port in ports else other).append(conn)
+    return out, other
+
+
+def top_proto(pkt, name):
+    for proto in pkt.findall("proto"):
+        if proto.get("name") == name:
+            return proto
+    return None
+
+
+def show_of(elem, name, conv=None):
+    f = first(elem, name) if elem is not None else None
+    if f is None:
+        return None
+    v = f.get("show")
+    return conv(v) if conv else v
+
+
+def hexint(v):
+    return int(v, 16) if v.lower().startswith("0x") else int(v)
+
+
+def encapsulation(pkt):
+    """The tunnel layers tshark decodes around the innermost IP header of one packet, outer
+    first: VXLAN, Geneve, GRE (with or without ERSPAN), IPv4/IPv6-in-IP, each with the
+    addresses of the IP header that carries it (outer_src / outer_dst, in this packet's
+    direction). Per-packet values (UDP source port, GRE sequence number, ERSPAN timestamp) are
+    left out. [] when the packet is not tunnelled (VLAN tags and link headers are not tunnels)."""
+    layers = []
+    protos = pkt.findall("proto")
+    ip_idx = [i for i, p in enumerate(protos) if p.get("name") in ("ip", "ipv6")]
+    tcp_idx = next((i for i, p in enumerate(protos) if p.get("name") == "tcp"), len(protos))
+    ip_idx = [i for i in ip_idx if i < tcp_idx]
+    last_ip = None
+    for i, proto in enumerate(protos[:tcp_idx]):
+        name = proto.get("name")
+        if name in ("ip", "ipv6"):
+            last_ip = proto
+            # IP directly inside IP (no tunnel header between): IP-in-IP
+            nxt = protos[i + 1].get("name") if i + 1 < len(protos) else None
+            if nxt in ("ip", "ipv6") and i + 1 in ip_idx:
+                inner_v = "ipv4" if nxt == "ip" else "ipv6"
+                outer_v = "ipv4" if name == "ip" else "ipv6"
+                layers.append(dict(type="%s-in-%s" % (inner_v, outer_v), **outer_addrs(proto)))
             continue
-        out.append(finish(c, client, server, file_index))
-    return out
+        if name == "vxlan":
+            layers.append(dict(type="vxlan", vni=show_of(proto, "vxlan.vni", int),
+                               udp_dst_port=show_of(pkt_udp_before(protos, i), "udp.dstport", int),
+                               **outer_addrs(last_ip)))
+        elif name == "geneve":
+            layers.append(dict(type="geneve", vni=show_of(proto, "geneve.vni", hexint),
+                               protocol_type="0x%04x" % show_of(proto, "geneve.proto_type", hexint),
+                               options=show_of(proto, "geneve.options") is not None,
+                               udp_dst_port=show_of(pkt_udp_before(protos, i), "udp.dstport", int),
+                               **outer_addrs(last_ip)))
+        elif name == "gre":
+            nxt = protos[i + 1].get("name") if i + 1 < len(protos) else None
+            gre = dict(protocol_type="0x%04x" % show_of(proto, "gre.proto", hexint),
+                       flags="0x%04x" % show_of(proto, "gre.flags_and_version", hexint),
+                       key=show_of(proto, "gre.key", hexint))
+            if nxt == "erspan":
+                er = protos[i + 1]
+                ver = show_of(er, "erspan.version", int)
+                e = dict(type="erspan", erspan_type={1: "II", 2: "III"}.get(ver, "version %s" % ver),
+                         gre_protocol_type=gre["protocol_type"], gre_flags=gre["flags"],
+                         session_id=show_of(er, "erspan.spanid", int))
+                if ver == 1:
+                    e["index"] = show_of(er, "erspan.index", int)
+                elif ver == 2:
+                    e["hardware_id"] = show_of(er, "erspan.hw", int)
+                    e["direction"] = show_of(er, "erspan.direction", int)
+                e.update(outer_addrs(last_ip))
+                layers.append(e)
+            else:
+                layers.append(dict(type="gre", **gre, **outer_addrs(last_ip)))
+    return layers
+
+
+def pkt_udp_before(protos, i):
+    for p in reversed(protos[:i]):
+        if p.get("name") == "udp":
+            return p
+    return None
+
+
+def outer_addrs(ip):
+    if ip is None:
+        return {"outer_src": None, "outer_dst": None}
+    v = "ip" if ip.get("name") == "ip" else "ipv6"
+    return {"outer_src": show_of(ip, v + ".src"), "outer_dst": show_of(ip, v + ".dst")}
+
+
+def proxy_preamble(c, pkt, src, dst):
+    """An HTTP CONNECT or SOCKS4/5 exchange before the TLS of a TCP connection, as tshark
+    decodes it: the request's target and the proxy's answer."""
+    http = top_proto(pkt, "http")
+    if http is not None:
+        method = show_of(http, "http.request.method")
+        if method == "CONNECT" and c["proxy"] is None:
+            uri = show_of(http, "http.request.uri")
+            # the request line: the first text field of the HTTP proto
+            first_line = None
+            for f in http.findall("field"):
+                sn = f.get("show", "")
+                if sn.startswith("CONNECT "):
+                    first_line = sn.replace("\\r\\n", "").strip()
+                    break
+            host, _, port = uri.rpartition(":")
+            c["proxy"] = {"protocol": "http-connect", "request": first_line, "target": uri,
+                          "target_host": host.strip("[]"), "target_port": int(port) if port.isdigit() else None,
+                          "status": None, "from": src}
+        code = show_of(http, "http.response.code", int)
+        if code is not None and c["proxy"] and c["proxy"]["protocol"] == "http-connect" \
+                and c["proxy"]["status"] is None and src != c["proxy"]["from"]:
+            c["proxy"]["status"] = code
+        return
+    socks = top_proto(pkt, "socks")
+    if socks is None:
+        return
+    ver = show_of(socks, "socks.version", int)
+    cmd = show_of(socks, "socks.command", int)
+    if cmd is not None and c["proxy"] is None and ver in (4, 5):
+        if ver == 5:
+            at = show_of(socks, "socks.address_type", int)
+            host = {3: show_of(socks, "socks.remote_name"), 1: show_of(socks, "socks.dst"),
+                    4: show_of(socks, "socks.dstV6")}.get(at)
+            port = show_of(socks, "socks.port", int)
+            atype = {1: "ipv4", 3: "domain", 4: "ipv6"}.get(at)
+        else:
+            name = show_of(socks, "socks.v4a_dns_name")
+            host = name or show_of(socks, "socks.dst")
+            port = show_of(socks, "socks.dstport", int)
+            atype = "domain" if name else "ipv4"
+        target = ("[%s]:%s" if atype == "ipv6" else "%s:%s") % (host, port)
+        c["proxy"] = {"protocol": "socks%d" % ver, "command": cmd, "address_type": atype,
+                      "target": target, "target_host": host, "target_port": port,
+                      "reply": None, "from": src}
+    res = first(socks, "socks.results")
+    if res is not None and c["proxy"] and c["proxy"]["protocol"].startswith("socks") \
+            and c["proxy"]["reply"] is None and src != c["proxy"]["from"]:
+        c["proxy"]["reply"] = int(res.get("show"))
+        c["proxy"]["reply_text"] = res.get("showname", "").split(": ", 1)[-1]
 
 
 def handle_record(c, rec, src, dst):
@@ -382,6 +588,12 @@ def handle_record(c, rec, src, dst):
             c["ch"] = {"sni": sni.get("show") if sni is not None else None,
                        "alpn": alpn if (alpn or has_alpn) else None}
         elif htype == 2 and c["sh"] is None:
+            rnd = first(hs, "tls.handshake.random")
+            if rnd is not None and rnd.get("value", "").lower() == HRR_RANDOM:
+                g = first(hs, "tls.handshake.extensions_key_share_selected_group")
+                c["hrr"] = {"selected_group": int(g.get("show")) if g is not None else None,
+                            "selected_group_name": (g.get("showname", "").split(": ", 1)[-1]
+                                                    .rsplit(" (", 1)[0]) if g is not None else None}
             sv = first(hs, "tls.handshake.extensions.supported_version")
             v = int((sv if sv is not None else first(hs, "tls.handshake.version")).get("show"), 16)
             cs = first(hs, "tls.handshake.ciphersuite")
@@ -424,7 +636,7 @@ def finish(c, client, server, file_index):
         vis = "decrypted" if c["decrypted_hs"] else "encrypted"
     else:
         vis = "plaintext"
-    return {
+    out = {
         "client": client, "server": server,
         "tls_version": sh["version"] if sh else None,
         "cipher_suite_id": sh["cs_id"] if sh else None,
@@ -439,6 +651,101 @@ def finish(c, client, server, file_index):
         "handshake": None,
         "visibility": vis,
     }
+    # Only when present, so that files of plain captures keep their exact shape.
+    if c["hrr"] is not None:
+        out["hello_retry_request"] = c["hrr"]
+    encap = c["encap_hello"] if c["encap_hello"] is not None else c["encap_first"]
+    if encap:
+        out["encapsulation"] = encap
+    if c["proxy"] is not None:
+        p = {k: v for k, v in c["proxy"].items() if k != "from"}
+        out["proxy"] = p
+    return out
+
+
+# ------------------------------------------------------------------ TCP attempts
+def tcp_attempts(root_xml):
+    """Every TCP connection attempt that never connected: a SYN (and its retransmissions) that
+    got no SYN/ACK. Per attempt: client, server, the SYN times (frame.time_relative, seconds
+    from the first packet of the capture), and the answer: "rst" (a RST from the server's
+    address), "icmp" (an ICMP/ICMPv6 destination unreachable quoting the SYN) or "none"."""
+    streams, order = {}, []
+    icmps = []
+    for pkt in root_xml.iter("packet"):
+        t = float(first(pkt, "frame.time_relative").get("show"))
+        for iname, tname in (("icmp", "icmp.type"), ("icmpv6", "icmpv6.type")):
+            ic = top_proto(pkt, iname)
+            if ic is None:
+                continue
+            typ = show_of(ic, tname, int)
+            code = show_of(ic, iname + ".code", int)
+            qip = ic.find("proto[@name='ip']")
+            if qip is None:
+                qip = ic.find("proto[@name='ipv6']")
+            qtcp = ic.find("proto[@name='tcp']")
+            outer = innermost_ip_before(pkt, iname)
+            if qip is None or qtcp is None or outer is None:
+                continue
+            v = "ip" if qip.get("name") == "ip" else "ipv6"
+            fmt = "%s:%s" if v == "ip" else "[%s]:%s"
+            q_src = fmt % (show_of(qip, v + ".src"), show_of(qtcp, "tcp.srcport"))
+            q_dst = fmt % (show_of(qip, v + ".dst"), show_of(qtcp, "tcp.dstport"))
+            icmps.append({"key": (q_src, q_dst), "time": t, "type": typ, "code": code,
+                          "from": outer[0].strip("[]"),
+                          "text": "%s, %s" % (
+                              first(ic, tname).get("showname", "").split(" (", 1)[-1].rstrip(")"),
+                              first(ic, iname + ".code").get("showname", "").split(" (", 1)[-1].rstrip(")"))})
+        if top_proto(pkt, "tcp") is None:
+            continue
+        eps = packet_endpoints(pkt)
+        stream = first(pkt, "tcp.stream")
+        if eps is None or stream is None:
+            continue
+        sid = stream.get("show")
+        fv = int(first(pkt, "tcp.flags").get("value"), 16)
+        st = streams.get(sid)
+        if st is None:
+            st = streams[sid] = {"client": None, "server": None, "syns": [], "synack": False,
+                                 "rst": None}
+            order.append(sid)
+        src, dst = eps
+        if fv & 0x02 and not fv & 0x10:
+            if st["client"] is None:
+                st["client"], st["server"] = src, dst
+            if src == st["client"]:
+                st["syns"].append(t)
+        elif fv & 0x12 == 0x12 and src == st["server"]:
+            st["synack"] = True
+        if fv & 0x04 and st["client"] is not None and src == st["server"] and st["rst"] is None:
+            st["rst"] = t
+    out = []
+    for sid in order:
+        st = streams[sid]
+        if not st["syns"] or st["synack"]:
+            continue
+        ic = next((i for i in icmps if i["key"] == (st["client"], st["server"])), None)
+        answer = "rst" if st["rst"] is not None else ("icmp" if ic else "none")
+        out.append({
+            "client": st["client"], "server": st["server"],
+            "syn_times": [round(x, 6) for x in st["syns"]],
+            "syn_retransmissions": len(st["syns"]) - 1,
+            "answer": answer,
+            "rst_time": round(st["rst"], 6) if st["rst"] is not None else None,
+            "icmp": ({"type": ic["type"], "code": ic["code"], "text": ic["text"], "from": ic["from"],
+                      "time": round(ic["time"], 6)} if ic else None),
+        })
+    return out
+
+
+def innermost_ip_before(pkt, proto_name):
+    found = None
+    for proto in pkt.findall("proto"):
+        if proto.get("name") == proto_name:
+            break
+        if proto.get("name") in ("ip", "ipv6"):
+            v = proto.get("name")
+            found = (show_of(proto, v + ".src"), show_of(proto, v + ".dst"))
+    return found
 
 
 # ------------------------------------------------------------------ main
@@ -451,6 +758,9 @@ def main():
     ap.add_argument("--ports", default=DEFAULT_PORTS)
     ap.add_argument("--keylog")
     ap.add_argument("--expect-connections", type=int)
+    ap.add_argument("--tshark-arg", action="append", default=[])
+    ap.add_argument("--other-ports", action="store_true")
+    ap.add_argument("--tcp-attempts", action="store_true")
     ap.add_argument("--root", default=DEFAULT_ROOT)
     ap.add_argument("-o", dest="out")
     ap.add_argument("-h", "--help", action="store_true")
@@ -482,10 +792,13 @@ def main():
         die("capinfos counts %s interfaces, the header walk %d" % (n_if.group(1), len(hdr["link_types"])))
 
     file_index = build_file_index(a.root)
-    xml_root, tshark_err = tshark_pdml(a.capture, ports, a.keylog)
-    conns = analyze(xml_root, ports, file_index)
+    xml_root, tshark_err = tshark_pdml(a.capture, ports, a.keylog, a.tshark_arg)
+    conns, other = analyze(xml_root, ports, file_index)
     for i, c in enumerate(conns, 1):
         keys = ["#%d" % i, str(port_of(c["server"])), "*"]
+        c["handshake"] = next((outcomes[k] for k in keys if k in outcomes), "unknown")
+    for c in other:
+        keys = [str(port_of(c["server"])), "*"]
         c["handshake"] = next((outcomes[k] for k in keys if k in outcomes), "unknown")
     used = {k for k in outcomes if k == "*" or k.isdigit() or (k.startswith("#") and k[1:].isdigit())}
     if used != set(outcomes):
@@ -495,9 +808,20 @@ def main():
             name, a.expect_connections, len(conns), [(c["client"], c["server"]) for c in conns]))
 
     doc = {"capture": name, "scenario": a.scenario}
+    if a.tshark_arg:
+        doc["tshark_args"] = a.tshark_arg
     doc.update(hdr)
     doc["packets"] = packets
     doc["connections"] = conns
+    if a.other_ports:
+        counts = {}
+        for c in other:
+            p = str(port_of(c["server"]))
+            counts[p] = counts.get(p, 0) + 1
+        doc["other_ports"] = dict(sorted(counts.items(), key=lambda kv: int(kv[0])))
+        doc["other_port_connections"] = other
+    if a.tcp_attempts:
+        doc["tcp_attempts"] = tcp_attempts(xml_root)
     doc["ignored"] = a.ignored
     text = json.dumps(doc, indent=2) + "\n"
     out = a.out or os.path.join(a.root, "expected", name + ".json")
