@@ -11,7 +11,8 @@ use crate::report::Format;
     name = "certwire",
     version,
     about = "Which certificate did each Kubernetes component present in its TLS handshake, and why was it accepted or rejected?",
-    long_about = None
+    long_about = None,
+    after_help = EXIT_STATUSES
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -26,6 +27,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = EXIT_STATUSES)]
 pub struct AnalyzeArgs {
     /// Capture files (any name: .sap, .pcap, .pcapng, .pcap.gz ...); '-' reads stdin.
     #[arg(
@@ -143,6 +145,15 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     };
     std::time::Duration::try_from_secs_f64(secs).map_err(|_| format!("duration out of range: {s}"))
 }
+
+/// The exit statuses, for `--help` (the same as `exit` below).
+pub const EXIT_STATUSES: &str = "Exit status:
+  0  the analysis ran and every input was read (warnings such as a truncated file allowed)
+  1  certwire itself failed (e.g. the report could not be written)
+  2  bad command line (including a --certs path that does not exist)
+  3  an input (capture or key log) could not be used; the report covers what could be read
+  4  --fail-on: a finding of that severity (or an UNKNOWN outcome, with `unknown`) exists
+  5  --live could not start (no CAP_NET_RAW, unknown interface, not Linux)";
 
 /// Exit statuses, documented in the README.
 pub mod exit {

@@ -49,3 +49,33 @@ pub enum OutputError {
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
+
+/// A parser's error kind (nom's `ErrorKind`, DER errors), as `{:?}` names it, in words an
+/// operator can act on; the name is kept in brackets for a bug report.
+pub fn plain_parse_error(kind: &str) -> String {
+    let words = if [
+        "Eof",
+        "Complete",
+        "Incomplete",
+        "Eof",
+        "UnexpectedEof",
+        "truncated",
+    ]
+    .iter()
+    .any(|k| kind.contains(k))
+    {
+        "the data ends before the structure does"
+    } else if kind.contains("InvalidLength")
+        || kind.contains("LengthValue")
+        || kind.contains("TooLarge")
+    {
+        "a length field does not fit the data"
+    } else if kind.contains("Verify") {
+        "a field holds a value the format does not allow"
+    } else if kind.contains("Tag") || kind.contains("Char") {
+        "unexpected bytes where a field should start"
+    } else {
+        "the bytes do not follow the format"
+    };
+    format!("{words} [{kind}]")
+}

@@ -126,10 +126,30 @@ pub struct InputReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Warning {
+    /// `error`: the input (or a key log) could not be used, or stopped being usable; the
+    /// exit status is 3. `warning`: a problem that did not stop the run.
+    pub level: Level,
     pub input: String,
     pub packet: Option<u64>,
     pub offset: Option<u64>,
+    /// What happened and what it means for the results; it does not repeat `input`.
     pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Error,
+    Warning,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]

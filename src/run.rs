@@ -11,7 +11,9 @@ use crate::analyze::{Analyzer, Options};
 use crate::cli::{exit, AnalyzeArgs, FailOn};
 use crate::error::OutputError;
 use crate::local::{self, Inventory, ScanOptions};
-use crate::model::{ConnectionReport, InputReport, LocalReport, Meta, Report, Summary, Warning};
+use crate::model::{
+    ConnectionReport, InputReport, Level, LocalReport, Meta, Report, Summary, Warning,
+};
 use crate::output;
 use crate::report::spool::Spool;
 use crate::report::{html, json, markdown, table, Format};
@@ -116,6 +118,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
             Err(e) => {
                 bad_input = true;
                 analyzer.warnings.push(Warning {
+                    level: Level::Error,
                     input: path.display().to_string(),
                     packet: None,
                     offset: None,
@@ -208,10 +211,12 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         Format::Html => html::write_html(&report, &mut col.spool, &mut out)?,
     }
     out.flush()?;
-    if args.format != Format::Table || args.output.is_some() {
-        // Warnings also reach the terminal when the report goes elsewhere or is machine-read.
-        for w in &report.warnings {
-            eprintln!("certwire: warning: {}: {}", w.input, w.message);
+    // Errors always reach stderr; warnings too when the report goes elsewhere or is
+    // machine-read (the table on a terminal lists them itself).
+    let to_terminal = args.format == Format::Table && args.output.is_none();
+    for w in &report.warnings {
+        if w.level == Level::Error || !to_terminal {
+            eprintln!("certwire: {}: {}: {}", w.level.as_str(), w.input, w.message);
         }
     }
     let failing = match args.fail_on {
@@ -357,6 +362,7 @@ fn run_live(
         });
         if let Err(e) = polled {
             analyzer.warnings.push(Warning {
+                level: Level::Error,
                 input: name.clone(),
                 packet: Some(number),
                 offset: None,
@@ -395,6 +401,7 @@ fn run_live(
     report.kernel_drops = Some(stats.kernel_drops);
     if stats.kernel_drops > 0 {
         analyzer.warnings.push(Warning {
+            level: Level::Warning,
             input: name,
             packet: None,
             offset: None,
@@ -482,6 +489,7 @@ fn keylog_warning(path: &Path, text: &str) -> Option<Warning> {
     let parsed = crate::tls::keylog::KeyLog::default();
     parsed.add_text(text);
     (parsed.good_lines() == 0).then(|| Warning {
+        level: Level::Warning,
         input: path.display().to_string(),
         packet: None,
         offset: None,

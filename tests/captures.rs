@@ -49,6 +49,8 @@ fn expected_files() -> Vec<(String, Value)> {
                 || name.ends_with(".records.json")
                 // What the real programs did and logged (tests/behaviour.rs reads them).
                 || name.ends_with(".outcome.json")
+                // tshark's view of each connection's tunnel (tests/overlays.rs).
+                || name.ends_with(".tunnels.json")
                 || name == "files.json"
             {
                 return None;
@@ -978,4 +980,51 @@ fn one_files_secrets_stay_with_that_file() {
             );
         }
     }
+}
+
+/// Damaged input speaks plainly: a fatal input error is an error (not a warning), on
+/// stderr in every format, names the file once and says what was expected; a cut record
+/// says where; the exit status is 3.
+#[test]
+fn damaged_input_speaks_plainly() {
+    let dir = std::env::temp_dir().join(format!("certwire-damaged-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let garbage = dir.join("garbage.pcap");
+    std::fs::write(&garbage, b"this is not a capture at all").unwrap();
+    let path = garbage.to_str().unwrap();
+    for format in ["table", "json", "jsonl", "markdown", "html"] {
+        let out = certwire(&["analyze", path, "-f", format, "--no-default-certs"]);
+        assert_eq!(out.status.code(), Some(3), "{format}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with("certwire: error: "))
+            .unwrap_or_else(|| panic!("{format}: no error line: {stderr}"));
+        assert_eq!(line.matches("garbage.pcap").count(), 1, "{line}");
+        assert!(line.contains("not a pcap or pcapng capture"), "{line}");
+    }
+    let v = json_of(
+        &certwire(&["analyze", path, "-f", "json", "--no-default-certs"]),
+        "garbage",
+    );
+    assert_eq!(v["warnings"][0]["level"], "error");
+    // A record cut short: a warning that says where, and what is still reported.
+    let v = json_of(
+        &certwire(&[
+            "analyze",
+            "truncated.pcap",
+            "-f",
+            "json",
+            "--no-default-certs",
+        ]),
+        "truncated",
+    );
+    let w = &v["warnings"][0];
+    assert_eq!(w["level"], "warning");
+    assert!(
+        s(&w["message"]).contains("at byte")
+            && s(&w["message"]).contains("everything before the cut is reported"),
+        "{w}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

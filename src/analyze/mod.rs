@@ -228,7 +228,19 @@ impl Analyzer {
         progress.done();
         if let Err(e) = result {
             run.report.error = Some(e.to_string());
-            self.warn(name, None, None, e.to_string());
+            // The input is named by the record, not again in its message.
+            let text = e.to_string();
+            let message = text
+                .strip_prefix(&format!("{label}: "))
+                .unwrap_or(&text)
+                .to_string();
+            self.warnings.push(Warning {
+                level: crate::model::Level::Error,
+                input: name.to_string(),
+                packet: None,
+                offset: None,
+                message,
+            });
         }
         run.report.format = stats.format.map(|f| match f {
             source::CaptureFormat::Pcap => "pcap",
@@ -317,6 +329,7 @@ impl Analyzer {
 
     fn warn(&mut self, input: &str, packet: Option<u64>, offset: Option<u64>, message: String) {
         self.warnings.push(Warning {
+            level: crate::model::Level::Warning,
             input: input.to_string(),
             packet,
             offset,

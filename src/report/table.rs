@@ -175,7 +175,14 @@ pub fn write_footer(report: &Report, out: &mut dyn Write) -> Result<(), OutputEr
             (None, Some(o)) => format!(" (byte {o})"),
             (None, None) => String::new(),
         };
-        writeln!(out, "warning: {}{}: {}", w.input, at, w.message)?;
+        writeln!(
+            out,
+            "{}: {}{}: {}",
+            w.level.as_str(),
+            w.input,
+            at,
+            w.message
+        )?;
     }
     let s = &report.summary;
     let inputs: Vec<String> = report

@@ -335,7 +335,10 @@ impl<'n> Framer<'n> {
                 | nom::Err::Failure(PcapError::HeaderNotRecognized) => {
                     "unrecognised block".to_string()
                 }
-                other => format!("cannot parse record ({})", nom_detail(other)),
+                other => format!(
+                    "the record cannot be read: {}",
+                    crate::error::plain_parse_error(&nom_detail(other))
+                ),
             };
             self.malformed(stats, detail)
         })?;

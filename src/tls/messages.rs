@@ -88,10 +88,12 @@ pub struct MessageError {
 /// A nom error without the input slice it carries (which can be a whole message).
 fn nom_error(e: &tls_parser::nom::Err<tls_parser::nom::error::Error<&[u8]>>) -> String {
     match e {
-        tls_parser::nom::Err::Incomplete(_) => "truncated".to_string(),
-        tls_parser::nom::Err::Error(e) | tls_parser::nom::Err::Failure(e) => {
-            format!("{:?} at {} bytes from the end", e.code, e.input.len())
-        }
+        tls_parser::nom::Err::Incomplete(_) => "the message ends before its fields do".to_string(),
+        tls_parser::nom::Err::Error(e) | tls_parser::nom::Err::Failure(e) => format!(
+            "{}, {} bytes before the message's end",
+            crate::error::plain_parse_error(&format!("{:?}", e.code)),
+            e.input.len()
+        ),
     }
 }
 

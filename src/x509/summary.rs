@@ -82,7 +82,10 @@ pub fn summarize(der: &[u8]) -> CertSummary {
             c
         }
         Err(e) => {
-            s.error = Some(format!("cannot parse certificate: {e}"));
+            s.error = Some(format!(
+                "not a valid X.509 certificate: {}; it is reported by its SHA-256 and length only",
+                crate::error::plain_parse_error(&format!("{e:?}"))
+            ));
             return s;
         }
     };
