@@ -388,6 +388,31 @@ fn on_record(
     }
 }
 
+/// A Certificate message (sent as is, or decompressed): its chain, or what is wrong.
+fn on_certificate(
+    facts: &mut TlsFacts,
+    d: usize,
+    body: &[u8],
+    tls13: bool,
+    partial_of: Option<usize>,
+) {
+    match messages::parse_certificate(body, tls13) {
+        Ok(list) => {
+            let truncated = partial_of.map(|declared| (declared, body.len()));
+            facts.certificates[d] = Some(CertificateFact {
+                ders: list.certificates.iter().map(|c| c.to_vec()).collect(),
+                // Only bytes missing from the capture make a message "truncated"; a whole
+                // message whose list runs short is malformed, and said so.
+                truncated,
+            });
+            if list.truncated && partial_of.is_none() {
+                facts.note("malformed Certificate message: its certificate list is shorter than it declares".into());
+            }
+        }
+        Err(e) => facts.note(e.to_string()),
+    }
+}
+
 fn on_handshake(facts: &mut TlsFacts, d: usize, ev: HandshakeEvent<'_>) {
     match ev {
         HandshakeEvent::Message { msg_type, body } => on_message(facts, d, msg_type, body, None),
@@ -443,21 +468,22 @@ pub(crate) fn on_message(
                 Err(e) => facts.note(e.to_string()),
             }
         }
-        messages::HT_CERTIFICATE => match messages::parse_certificate(body, tls13) {
-            Ok(list) => {
-                let truncated = partial_of.map(|declared| (declared, body.len()));
-                facts.certificates[d] = Some(CertificateFact {
-                    ders: list.certificates.iter().map(|c| c.to_vec()).collect(),
-                    // Only bytes missing from the capture make a message "truncated"; a
-                    // whole message whose list runs short is malformed, and said so.
-                    truncated,
-                });
-                if list.truncated && partial_of.is_none() {
-                    facts.note("malformed Certificate message: its certificate list is shorter than it declares".into());
+        messages::HT_CERTIFICATE => on_certificate(facts, d, body, tls13, partial_of),
+        // RFC 8879: the Certificate message, compressed. Only a whole one can be opened.
+        super::compressed::HT_COMPRESSED_CERTIFICATE if partial_of.is_none() => {
+            match super::compressed::decompress(body) {
+                Ok(c) => {
+                    facts.note(format!(
+                        "the Certificate message was compressed (RFC 8879, {}): {} bytes, {} decompressed",
+                        c.algorithm,
+                        c.compressed_length,
+                        c.certificate.len()
+                    ));
+                    on_certificate(facts, d, &c.certificate, tls13, None);
                 }
+                Err(e) => facts.note(e),
             }
-            Err(e) => facts.note(e.to_string()),
-        },
+        }
         messages::HT_CERTIFICATE_REQUEST if partial_of.is_none() => {
             match messages::parse_certificate_request(body, tls13) {
                 Ok(cr) => {

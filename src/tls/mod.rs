@@ -1,5 +1,6 @@
 //! TLS: record framing, handshake message joining and parsing, and the per-connection facts.
 
+pub mod compressed;
 pub mod conn;
 pub mod decrypt;
 pub mod handshake;
