@@ -11,6 +11,7 @@ pub const HT_COMPRESSED_CERTIFICATE: u8 = 25;
 pub const MAX_UNCOMPRESSED: usize = 256 * 1024;
 
 /// A decompressed Certificate message body, and how it came.
+#[derive(Debug)]
 pub struct Decompressed {
     pub algorithm: &'static str,
     pub compressed_length: usize,
