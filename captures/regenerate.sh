@@ -11,11 +11,13 @@
 #                              capture-links, capture-tls13, capture-tunnels (VXLAN in the kernel,
 #                              Geneve/GRE/ERSPAN/IPIP via tools/tunnel_endpoint.py, tinyproxy and
 #                              danted in front of s_client/curl/kubectl, refused / dropped /
-#                              ICMP-rejected connections, TLS on 443/8443, a TLS 1.3 HRR)
+#                              ICMP-rejected connections, TLS on 443/8443, a TLS 1.3 HRR,
+#                              RFC 8879 compressed certificates on BoringSSL)
 # Needs root (network namespaces), openssl 3, cfssl/cfssljson, tcpdump, dumpcap, tshark, capinfos,
 # ethtool, go (for scripts/goclient, goserver, k8sserver), etcd/etcdctl, python3, curl, kubectl,
-# tinyproxy, danted, nft. Does not touch anything outside captures/ except temporary folders under
-# /tmp, its own network namespaces and /etc/netns/<its namespaces>/, which it removes.
+# tinyproxy, danted, nft, gcc + android-libboringssl-dev. Does not touch anything outside
+# captures/ except temporary folders under /tmp, its own network namespaces and
+# /etc/netns/<its namespaces>/, which it removes.
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/pki.sh

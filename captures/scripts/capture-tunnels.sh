@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # capture-tunnels.sh: certwire sample captures of TLS inside tunnels and behind proxies, of TCP
-# connections that never connected, of TLS on ports certwire does not follow by default and of a
-# TLS 1.3 HelloRetryRequest (issue 14, "Test captures").
+# connections that never connected, of TLS on ports certwire does not follow by default, of a
+# TLS 1.3 HelloRetryRequest and of RFC 8879 compressed certificates (issue 14, "Test captures").
 #
 # Real TLS stacks (openssl s_server/s_client 3.0, curl 7.88 with OpenSSL, kubectl 1.32 = Go
 # crypto/tls) talk across network namespaces that this script creates and deletes; tcpdump 4.99
@@ -14,7 +14,8 @@
 #    outer IPv4 header the kernel makes.
 # Proxies are Debian's tinyproxy 1.11 (HTTP CONNECT) and dante 1.4 danted (SOCKS4/5), run in a
 # namespace between client and server. Refused / dropped / ICMP-rejected connections use
-# nftables rules in the server namespace.
+# nftables rules in the server namespace. Compressed certificates come from BoringSSL (Debian's
+# android-libboringssl) in scripts/certcomp, which registers zlib and brotli with it.
 #
 # Addresses: only inside the namespaces created here: 198.18.0.0/15 and 2001:db8::/32.
 # Namespaces: cwt-a (client / node A), cwt-b (server / node B), cwt-p (proxy). Name
@@ -24,13 +25,15 @@
 # usage: capture-tunnels.sh [NAME...]     (default: all)
 #   names: tunnel-vxlan tunnel-geneve tunnel-gre tunnel-erspan tunnel-ipip-nested
 #          proxy-connect proxy-socks5 never-connected other-ports tls13-hrr
+#          tls13-compressed-cert
 # Writes captures/<name>.pcap, captures/expected/<name>.pcap.json (tools/expected.py),
 # captures/keylogs/<name>.pcap.keys (every client that can write one: s_client -keylogfile,
 # curl via SSLKEYLOGFILE; kubectl cannot; proxy-connect-upstream.pcap gets a copy of
 # proxy-connect.pcap's: the same sessions), and for tls13-hrr.pcap also
-# expected/tls13-hrr.pcap.decrypted.json and .records.json.
+# expected/tls13-hrr.pcap.decrypted.json and .records.json (tls13-compressed-cert.pcap too).
 # Needs root, iproute2, ethtool, openssl, curl, kubectl, tcpdump, tshark, capinfos, python3;
-# apt-installs tinyproxy, dante-server and nftables if missing.
+# apt-installs tinyproxy, dante-server, nftables, and for tls13-compressed-cert.pcap gcc,
+# android-libboringssl-dev, zlib1g-dev and libbrotli-dev, if missing.
 set -Eeuo pipefail
 trap '[[ $- != *e* ]] || echo "capture-tunnels: line $LINENO (${FUNCNAME[*]}, from ${BASH_LINENO[*]}): failed: $BASH_COMMAND" >&2' ERR
 
@@ -71,6 +74,11 @@ need_pkgs=()
 command -v tinyproxy >/dev/null || need_pkgs+=(tinyproxy)
 command -v danted    >/dev/null || need_pkgs+=(dante-server)
 command -v nft       >/dev/null || need_pkgs+=(nftables)
+# tls13-compressed-cert: scripts/certcomp (C) on Debian's BoringSSL, zlib and brotli
+command -v gcc       >/dev/null || need_pkgs+=(gcc)
+[[ -f /usr/include/android/openssl/ssl.h ]] || need_pkgs+=(android-libboringssl-dev)
+[[ -f /usr/include/zlib.h ]]                 || need_pkgs+=(zlib1g-dev)
+[[ -f /usr/include/brotli/encode.h ]]        || need_pkgs+=(libbrotli-dev)
 if ((${#need_pkgs[@]})); then
   log "installing ${need_pkgs[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
@@ -710,6 +718,54 @@ cap_hrr() {
   python3 "$TOOLS/records.py" "$OUT/$f" --keylog "$KEYS" -o "$OUT/expected/$f.records.json"
 }
 
+# ---------------------------------------------------------------- 8. RFC 8879 compressed certificates
+# BoringSSL (Debian android-libboringssl: Android 13's) implements RFC 8879 and takes the
+# compression functions from the application: scripts/certcomp registers zlib and brotli.
+cap_certcomp() {
+  local f=tls13-compressed-cert.pcap
+  log "$f"
+  local bdir=/usr/lib/x86_64-linux-gnu/android
+  gcc -O2 -Wall -I/usr/include/android "$HERE/certcomp/certcomp.c" -L$bdir -Wl,-rpath,$bdir \
+    -lssl -lcrypto -lz -lbrotlienc -lbrotlidec -o "$WORK/certcomp"
+  ns_fresh $NS_A $NS_B
+  veth $NS_A cwt-c0 02:00:5e:c1:e0:01 198.18.0.1/24 $NS_B cwt-s0 02:00:5e:c1:e0:02 198.18.0.2/24
+  cat "$SRV_CRT" "$CA" >"$WORK/apiserver-chain.pem"
+  ip netns exec $NS_B "$WORK/certcomp" server 6443 "$WORK/apiserver-chain.pem" "$SRV_KEY" "$CA" 3 brotli,zlib \
+    2>"$WORK/certcomp.server.log" &
+  SRV_PIDS+=($!); PIDS+=($!)
+  wait_listen $NS_B 6443
+  keys_begin $f
+  TSHARK_ARGS=()
+  td_start $NS_B cwt-s0 "$OUT/$f"
+  local alg said=()
+  for alg in brotli zlib none; do
+    ip netns exec $NS_A timeout 20 "$WORK/certcomp" client 198.18.0.2 6443 "$KCLI_PEM" "$KCLI_PEM" "$CA" \
+      kubernetes $alg "$KEYS" 2>"$WORK/certcomp.client.log" || { cat "$WORK/certcomp.client.log" >&2; die "certcomp client $alg failed"; }
+    said+=("$alg: $(tr '\n' ' ' <"$WORK/certcomp.client.log" | sed 's/ *$//')")
+    log "certcomp client $alg: ${said[-1]}"
+    sleep 0.3
+  done
+  td_stop; srv_wait_all
+  log "server: $(tr '\n' ' ' <"$WORK/certcomp.server.log")"
+  show "$OUT/$f"
+  local tcs
+  tcs=$(ts "$OUT/$f" -o "tls.keylog_file:$KEYS" -Y 'tls.handshake.type==25 || tls.handshake.type==11' \
+        -T fields -e tcp.stream -e tcp.srcport -e tls.handshake.type -e tls.compress_certificate.algorithm \
+        -e tls.compress_certificate.uncompressed_length -e tls.compress_certificate.compressed_certificate_message.length | tr '\t\n' ' ;')
+  log "$f: Certificate / CompressedCertificate messages (stream, source port, types, algorithm, lengths): $tcs"
+  [[ $(ts "$OUT/$f" -o "tls.keylog_file:$KEYS" -Y 'tls.handshake.type==25 && tls.compress_certificate.algorithm==2' | wc -l) == 1 ]] \
+    || die "$f: no brotli CompressedCertificate"
+  [[ $(ts "$OUT/$f" -o "tls.keylog_file:$KEYS" -Y 'tls.handshake.type==25 && tls.compress_certificate.algorithm==1' | wc -l) == 1 ]] \
+    || die "$f: no zlib CompressedCertificate"
+  local s
+  s=$(printf '%s; ' "${said[@]}")
+  local sc="RFC 8879 certificate compression in TLS 1.3: server and clients are scripts/certcomp, a small C program on BoringSSL (Debian bookworm's android-libboringssl 13.0.0, Android 13's BoringSSL, which implements RFC 8879 and takes the compression functions from the application via SSL_CTX_add_cert_compression_alg, as Chrome does; certcomp registers zlib = algorithm 1 (zlib compress2 level 9) and brotli = algorithm 2 (libbrotli 1.0.9, quality 11)). Client 198.18.0.1 -> server 198.18.0.2:6443 over a veth, captured on the server's veth. Server: apiserver.crt + ca.crt, TLS 1.3 only, client certificate required (CertificateRequest CA CN=kubernetes), algorithms brotli then zlib. Clients: the kubelet (kubelet-client-2026-11-27-09-30-00.pem, BoringSSL sends the leaf only), SNI kubernetes, ALPN h2,http/1.1 (none selected), GET /healthz -> HTTP/1.1 200, key log keylogs/tls13-compressed-cert.pcap.keys. 1) client offers compress_certificate [brotli]: the server sends CompressedCertificate (handshake type 25) algorithm 2 brotli instead of Certificate. 2) client offers [zlib]: CompressedCertificate algorithm 1 zlib (tshark 4.0 does not inflate zlib: tools/expected.py inflates tshark's compressed bytes with Python's zlib, decompressed_by \"python zlib\"). 3) client offers no compression: ordinary Certificate (type 11). The clients' own Certificate messages are uncompressed (BoringSSL's server does not offer compress_certificate in its CertificateRequest). tshark per record holding a Certificate (11) or CompressedCertificate (25) (stream, source port, handshake types in the record, algorithm, uncompressed length, compressed length): $tcs. All three completed, TLS_AES_128_GCM_SHA256; certificates encrypted without the key log (tls13-compressed-cert.pcap.decrypted.json shows them). certcomp said: $s"
+  expect $f 3 "$sc" "ARP" --outcome '*=completed'
+  python3 "$EXPECTED_PY" "$OUT/$f" --scenario "$sc" --ignored "ARP" --outcome '*=completed' \
+     --keylog "$KEYS" --expect-connections 3 -o "$OUT/expected/$f.decrypted.json"
+  python3 "$TOOLS/records.py" "$OUT/$f" --keylog "$KEYS" -o "$OUT/expected/$f.records.json"
+}
+
 # ---------------------------------------------------------------- main
 TARGETS=("$@")
 cd "$OUT"
@@ -723,5 +779,6 @@ if want proxy-socks5; then cap_proxy_socks; fi
 if want never-connected; then cap_never; fi
 if want other-ports; then cap_other_ports; fi
 if want tls13-hrr; then cap_hrr; fi
+if want tls13-compressed-cert; then cap_certcomp; fi
 chmod 644 "$OUT"/*.pcap 2>/dev/null || true
 log done

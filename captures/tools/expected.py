@@ -69,6 +69,12 @@ Where the values come from:
     Only when present (files of plain captures keep their shape):
     hello_retry_request: {selected_group, selected_group_name} from the key_share of a
     ServerHello carrying the RFC 8446 HelloRetryRequest random.
+    compressed_certificates: {"server"|"client": {algorithm, algorithm_name,
+    uncompressed_length, compressed_length, decompressed_by}} for an RFC 8879
+    CompressedCertificate message (type 25); its certificates are that side's certificates.
+    tshark 4.0 decompresses brotli itself ("decompressed_by": "tshark"); zlib it does not, so
+    those bytes are inflated with Python's zlib and the TLS 1.3 Certificate message parsed here
+    ("python zlib").
     encapsulation: the tunnel layers around the packet that carried the ClientHello, outer
     first, each {type: vxlan|geneve|gre|erspan|ipv4-in-ipv4|ipv6-in-ipv4|..., its identifiers
     (vni, udp_dst_port; geneve protocol_type, options; gre protocol_type, flags, key; erspan
@@ -101,6 +107,7 @@ import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
+import zlib
 from datetime import datetime, timezone
 
 DEFAULT_PORTS = "6443,10250,2379,2380,10257,10259"
@@ -381,7 +388,7 @@ def analyze(root_xml, ports, file_index):
                               "ch": None, "sh": None, "certs": {}, "creq": None, "alerts": [],
                               "ccs": set(), "decrypted_hs": False, "tls13": False,
                               "proxy": None, "encap_first": None, "encap_hello": None,
-                              "hrr": None}
+                              "hrr": None, "compressed": {}}
             order.append(sid)
         src, dst = eps
         c["eps"].update(eps)
@@ -609,6 +616,31 @@ def handle_record(c, rec, src, dst):
                     if int(f.get("size")) * 2 != len(f.get("value", "")):
                         die("tshark gave a partial certificate value")
                 c["certs"][side] = ders
+        elif htype == 25:
+            # RFC 8879 CompressedCertificate: tshark 4.0 shows the certificates inside when it
+            # can decompress (brotli); for zlib it shows only the compressed bytes, which are
+            # then inflated here with Python's zlib and parsed as a TLS 1.3 Certificate message.
+            side = src
+            alg = int(first(hs, "tls.compress_certificate.algorithm").get("show"))
+            alg_name = first(hs, "tls.compress_certificate.algorithm").get("showname", "")
+            alg_name = alg_name.split(": ", 1)[-1].rsplit(" (", 1)[0]
+            ulen = int(first(hs, "tls.compress_certificate.uncompressed_length").get("show"))
+            blob = first(hs, "tls.compress_certificate.compressed_certificate_message")
+            info = {"algorithm": alg, "algorithm_name": alg_name, "uncompressed_length": ulen,
+                    "compressed_length": int(blob.get("size")), "decompressed_by": "tshark"}
+            ders = [bytes.fromhex(f.get("value")) for f in fields_named(hs, "tls.handshake.certificate")]
+            if not ders and alg == 1:
+                raw = bytes.fromhex(blob.get("value"))
+                if len(raw) != info["compressed_length"]:
+                    die("tshark gave a partial compressed certificate message")
+                msg = zlib.decompress(raw)
+                if len(msg) != ulen:
+                    die("zlib-compressed certificate: %d bytes, %d announced" % (len(msg), ulen))
+                ders = tls13_certificate_list(msg)
+                info["decompressed_by"] = "python zlib"
+            c["compressed"][side] = info
+            if side not in c["certs"] and ders:
+                c["certs"][side] = ders
         elif htype == 13 and c["creq"] is None:
             names = [dname_to_rfc2253(d) for d in fields_named(hs, "tls.handshake.dname")]
             c["creq"] = {"ca_names": names}
@@ -621,6 +653,23 @@ def handle_record(c, rec, src, dst):
                             "level": {1: "warning", 2: "fatal"}.get(int(lvl.get("show"))) if lvl is not None else None,
                             "code": int(desc.get("show")) if desc is not None else None,
                             "encrypted": bool(enc)})
+
+
+def tls13_certificate_list(msg):
+    """The DER certificates of a TLS 1.3 Certificate message body (RFC 8446 4.4.2)."""
+    ctx = msg[0]
+    p = 1 + ctx
+    end = p + 3 + int.from_bytes(msg[p:p + 3], "big")
+    p += 3
+    ders = []
+    while p < end:
+        n = int.from_bytes(msg[p:p + 3], "big")
+        ders.append(msg[p + 3:p + 3 + n])
+        p += 3 + n
+        p += 2 + int.from_bytes(msg[p:p + 2], "big")  # extensions
+    if p != end or end != len(msg):
+        die("cannot parse a decompressed Certificate message")
+    return ders
 
 
 def finish(c, client, server, file_index):
@@ -654,6 +703,9 @@ def finish(c, client, server, file_index):
     # Only when present, so that files of plain captures keep their exact shape.
     if c["hrr"] is not None:
         out["hello_retry_request"] = c["hrr"]
+    if c["compressed"]:
+        out["compressed_certificates"] = {("client" if side == client else "server"): info
+                                          for side, info in c["compressed"].items()}
     encap = c["encap_hello"] if c["encap_hello"] is not None else c["encap_first"]
     if encap:
         out["encapsulation"] = encap
