@@ -928,6 +928,16 @@ fn inferred_message_lengths_are_tsharks_decrypted_ones() {
                     .map(|m| (s(&m["message"]), m["length"].as_u64().unwrap()))
                     .collect()
             };
+            if server.iter().any(|(m, _)| m == "?") {
+                // A message the layout does not model (an RFC 8879 CompressedCertificate):
+                // inferring nothing is right, inferring a Certificate would be wrong.
+                assert!(
+                    inferred("server_messages").is_empty(),
+                    "{capture}: {:?}",
+                    inferred("server_messages")
+                );
+                continue;
+            }
             assert_eq!(
                 inferred("server_messages"),
                 server,
