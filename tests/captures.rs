@@ -51,6 +51,7 @@ fn expected_files() -> Vec<(String, Value)> {
                 || name.ends_with(".outcome.json")
                 // tshark's view of each connection's tunnel (tests/overlays.rs).
                 || name.ends_with(".tunnels.json")
+                || name.ends_with(".wg.json")
                 || name == "files.json"
             {
                 return None;

@@ -289,3 +289,18 @@ fn hello_retry_requests_are_reported_as_tshark_reads_them() {
     }
     assert_eq!(seen, 2);
 }
+
+/// WireGuard cannot be opened: its frames are counted (as many as tshark dissects as
+/// WireGuard) and the report says handshakes may be inside them.
+#[test]
+fn wireguard_is_counted_and_said_to_hide_handshakes() {
+    let exp: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("expected/wireguard.pcap.wg.json")).unwrap(),
+    )
+    .unwrap();
+    let v = analyze(&["wireguard.pcap", "--no-default-certs"]);
+    assert_eq!(v["inputs"][0]["frames_encrypted_tunnel"], exp["wg_frames"]);
+    assert!(v["connections"].as_array().unwrap().is_empty());
+    let w = v["warnings"].as_array().unwrap();
+    assert!(w.iter().any(|w| s(&w["message"]).contains("handshakes may be inside it")), "{w:?}");
+}
