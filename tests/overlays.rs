@@ -51,8 +51,11 @@ fn every_tunnel_is_opened_and_named_as_tshark_names_it() {
     }
 }
 
-/// Frames of a classic little-endian Ethernet pcap, as (IPv4 protocol, IP payload).
-fn ipv4_payloads(capture: &str) -> Vec<(u8, [u8; 4], [u8; 4], Vec<u8>)> {
+/// An IPv4 packet: protocol, source, destination, payload.
+type Ipv4Packet = (u8, [u8; 4], [u8; 4], Vec<u8>);
+
+/// The IPv4 packets of a classic little-endian Ethernet pcap.
+fn ipv4_payloads(capture: &str) -> Vec<Ipv4Packet> {
     let b = std::fs::read(root().join(capture)).unwrap();
     let mut out = Vec::new();
     let mut at = 24;
@@ -302,5 +305,9 @@ fn wireguard_is_counted_and_said_to_hide_handshakes() {
     assert_eq!(v["inputs"][0]["frames_encrypted_tunnel"], exp["wg_frames"]);
     assert!(v["connections"].as_array().unwrap().is_empty());
     let w = v["warnings"].as_array().unwrap();
-    assert!(w.iter().any(|w| s(&w["message"]).contains("handshakes may be inside it")), "{w:?}");
+    assert!(
+        w.iter()
+            .any(|w| s(&w["message"]).contains("handshakes may be inside it")),
+        "{w:?}"
+    );
 }
