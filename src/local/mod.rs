@@ -177,6 +177,27 @@ pub fn scan(opts: &ScanOptions) -> Inventory {
     s.finish()
 }
 
+/// For the fuzz targets in fuzz/ only: the PEM splitter [`scan`] applies to every PEM file
+/// and to each embedded kubeconfig entry.
+#[doc(hidden)]
+pub fn split_pem(text: &str) -> pem::PemContents {
+    pem::split(text)
+}
+
+/// For the fuzz targets in fuzz/ only: the YAML parser [`scan`] applies to kubeconfigs,
+/// the kubelet's config and static pod manifests, with each container's flags.
+#[doc(hidden)]
+pub fn parse_yaml(text: &str) -> Result<(yaml::Doc, Vec<(String, String)>), String> {
+    let doc = yaml::parse(text)?;
+    let flags = doc
+        .spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .flat_map(yaml::flags)
+        .collect();
+    Ok((doc, flags))
+}
+
 struct Scanner {
     paths: Resolver,
     inv: Inventory,
