@@ -337,6 +337,56 @@ impl Analyzer {
         });
     }
 
+    /// A frame that gave no TCP segment: counted, warned about once, or (ICMP
+    /// unreachable) the end of the connection attempt it answers.
+    fn on_skip(
+        &mut self,
+        run: &mut InputRun,
+        p: &Packet<'_>,
+        skip: Skip,
+        sink: &mut dyn FnMut(ConnectionReport),
+    ) {
+        match skip {
+            Skip::NotTcp => {}
+            Skip::Encrypted(kind) => {
+                run.report.frames_encrypted_tunnel += 1;
+                if !run.encrypted_warned {
+                    run.encrypted_warned = true;
+                    let msg = format!(
+                    "{kind} traffic: TLS handshakes may be inside it, encrypted by the CNI or a VPN; \
+                     capture inside the tunnel (the pod's veth, cni0, cilium_host) to see them"
+                );
+                    self.warn(&run.input.clone(), Some(p.number), None, msg);
+                }
+            }
+            Skip::Unreachable(u) => {
+                let key = FlowKey::new((u.src, u.src_port), (u.dst, u.dst_port));
+                if let Some(Slot::Active(f)) = run.table.map.get_mut(&key) {
+                    f.icmp_unreachable = Some(u.code);
+                    self.finish_flow(run, key, None, sink);
+                }
+            }
+            Skip::UnsupportedEncapsulation(_) => {
+                run.report.frames_unsupported_encapsulation += 1;
+            }
+            Skip::Malformed => {
+                run.report.frames_malformed += 1;
+            }
+            Skip::UnsupportedLink => {
+                run.report.frames_unsupported_link += 1;
+                if !run.unsupported_warned.contains(&p.linktype) {
+                    run.unsupported_warned.push(p.linktype);
+                    let msg = format!(
+                    "link type {} is not supported; its frames are skipped (supported: Ethernet, \
+                     Linux SLL/SLL2, NULL/LOOP, raw IPv4/IPv6)",
+                    linktype::name(p.linktype)
+                );
+                    self.warn(&run.input.clone(), Some(p.number), None, msg);
+                }
+            }
+        }
+    }
+
     fn on_packet(
         &mut self,
         run: &mut InputRun,
@@ -345,48 +395,7 @@ impl Analyzer {
     ) {
         let seg = match wire::decode(p.linktype, p.data) {
             Ok(s) => s,
-            Err(Skip::NotTcp) => return,
-            Err(Skip::Encrypted(kind)) => {
-                run.report.frames_encrypted_tunnel += 1;
-                if !run.encrypted_warned {
-                    run.encrypted_warned = true;
-                    let msg = format!(
-                        "{kind} traffic: TLS handshakes may be inside it, encrypted by the CNI or a VPN; \
-                         capture inside the tunnel (the pod's veth, cni0, cilium_host) to see them"
-                    );
-                    self.warn(&run.input.clone(), Some(p.number), None, msg);
-                }
-                return;
-            }
-            Err(Skip::Unreachable(u)) => {
-                let key = FlowKey::new((u.src, u.src_port), (u.dst, u.dst_port));
-                if let Some(Slot::Active(f)) = run.table.map.get_mut(&key) {
-                    f.icmp_unreachable = Some(u.code);
-                    self.finish_flow(run, key, None, sink);
-                }
-                return;
-            }
-            Err(Skip::UnsupportedEncapsulation(_)) => {
-                run.report.frames_unsupported_encapsulation += 1;
-                return;
-            }
-            Err(Skip::Malformed) => {
-                run.report.frames_malformed += 1;
-                return;
-            }
-            Err(Skip::UnsupportedLink) => {
-                run.report.frames_unsupported_link += 1;
-                if !run.unsupported_warned.contains(&p.linktype) {
-                    run.unsupported_warned.push(p.linktype);
-                    let msg = format!(
-                        "link type {} is not supported; its frames are skipped (supported: Ethernet, \
-                         Linux SLL/SLL2, NULL/LOOP, raw IPv4/IPv6)",
-                        linktype::name(p.linktype)
-                    );
-                    self.warn(&run.input.clone(), Some(p.number), None, msg);
-                }
-                return;
-            }
+            Err(skip) => return self.on_skip(run, p, skip, sink),
         };
         let followed = self.any_port || self.is_port(seg.src_port) || self.is_port(seg.dst_port);
         if !followed && !self.through_proxy(run, &seg) {
