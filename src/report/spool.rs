@@ -96,10 +96,6 @@ impl Spool {
         self.per_input.get(input).copied().unwrap_or(0)
     }
 
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
