@@ -52,9 +52,31 @@ pub struct AnalyzeArgs {
     pub count: Option<u64>,
 
     /// With --live: write the packets of the reported handshakes (not the bulk data after
-    /// them) to FILE as a pcap (raw IP), to attach to a ticket.
+    /// them) to FILE, to attach to a ticket: a pcap (raw IP), or, when FILE ends in
+    /// `.pcapng`, a pcapng whose Decryption Secrets Block holds the handshake secrets of
+    /// those connections (certificates then show in Wireshark; application data stays
+    /// encrypted).
     #[arg(long, value_name = "FILE", requires = "live")]
     pub write: Option<PathBuf>,
+
+    /// With --write FILE.pcapng: also write the application traffic secrets (and TLS 1.2
+    /// master secrets) into its Decryption Secrets Block. Whoever has the file can then
+    /// read the application data (tokens, secrets, request bodies). Off by default: the
+    /// evidence file shows the handshakes only.
+    #[arg(long, requires = "write")]
+    pub write_application_secrets: bool,
+
+    /// With --live: take TLS secrets from the Go programs themselves (an eBPF uprobe on
+    /// crypto/tls writeKeyLog; Linux x86-64, root or CAP_BPF+CAP_PERFMON). Probes the
+    /// owners of sockets on the followed ports, Kubernetes components by name, and
+    /// kubectl/etcdctl/kubeadm on the PATH. TLS 1.3 handshakes are then decrypted.
+    #[arg(long, requires = "live")]
+    pub keys_from_processes: bool,
+
+    /// With --live: also probe this executable (a path) or the executable of this PID.
+    /// Repeatable; without --keys-from-processes only these are probed.
+    #[arg(long, value_name = "PATH|PID", requires = "live")]
+    pub keys_from: Vec<String>,
 
     /// With --live: put the interface in promiscuous mode (off by default).
     #[arg(long, requires = "live")]

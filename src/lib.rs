@@ -16,6 +16,8 @@ pub mod flow;
 pub mod local;
 pub mod model;
 pub mod output;
+#[cfg(target_os = "linux")]
+pub mod process_keys;
 pub mod report;
 pub mod run;
 pub mod source;

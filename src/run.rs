@@ -319,8 +319,10 @@ fn run_live(
         None => None,
     };
     analyzer.keep_packets = writer.is_some();
+    let mut keys = start_process_keys(args, analyzer);
     // Everything that needed privileges is open: the socket, the report and --write files,
-    // the node's files and key logs. Root and capabilities are given up for the capture.
+    // the node's files and key logs, the uprobes. Root and capabilities are given up for
+    // the capture.
     for line in crate::source::live::drop_privileges().lines() {
         eprintln!("certwire: {line}");
     }
@@ -345,6 +347,11 @@ fn run_live(
             break;
         }
         let polled = cap.poll(200, &mut |ts, data, orig_len| {
+            // Secrets are derived before the records they protect are sent: read them
+            // before each packet.
+            if let Some(k) = keys.as_mut() {
+                k.poll();
+            }
             number += 1;
             let p = Packet {
                 number,
@@ -412,6 +419,58 @@ fn run_live(
         });
     }
     Ok(report)
+}
+
+/// `--keys-from-processes` / `--keys-from`: probe the Go executables before privileges are
+/// dropped. Each executable's result goes to stderr; a kernel that cannot run probes is a
+/// warning, and the capture goes on without them.
+#[cfg(target_os = "linux")]
+fn start_process_keys(
+    args: &AnalyzeArgs,
+    analyzer: &mut Analyzer,
+) -> Option<crate::process_keys::ProcessKeys> {
+    if !args.keys_from_processes && args.keys_from.is_empty() {
+        return None;
+    }
+    let wanted = crate::process_keys::discover::Wanted {
+        named: args.keys_from.clone(),
+        discover: args.keys_from_processes,
+        ports: args.ports.clone(),
+    };
+    let store = analyzer.wait_for_process_keys();
+    match crate::process_keys::ProcessKeys::start(&wanted, store) {
+        Ok((keys, lines)) => {
+            for line in lines {
+                eprintln!("certwire: keys: {line}");
+            }
+            Some(keys)
+        }
+        Err(e) => {
+            let message = format!("TLS secrets cannot be taken from processes: {e}");
+            eprintln!("certwire: keys: {message}");
+            analyzer.warnings.push(Warning {
+                level: Level::Warning,
+                input: format!("live:{}", args.live.as_deref().unwrap_or_default()),
+                packet: None,
+                offset: None,
+                message,
+            });
+            None
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_process_keys(_: &AnalyzeArgs, _: &mut Analyzer) -> Option<NoKeys> {
+    None
+}
+
+#[cfg(not(target_os = "linux"))]
+struct NoKeys;
+
+#[cfg(not(target_os = "linux"))]
+impl NoKeys {
+    fn poll(&mut self) {}
 }
 
 /// A classic pcap of raw IP packets (LINKTYPE_RAW), nanosecond timestamps, written with
@@ -487,7 +546,7 @@ impl PcapWriter {
 /// by mistake) decrypts nothing: say so, without quoting any of it.
 fn keylog_warning(path: &Path, text: &str) -> Option<Warning> {
     let parsed = crate::tls::keylog::KeyLog::default();
-    parsed.add_text(text);
+    parsed.add_text(text, crate::tls::keylog::KeySource::KeylogFile);
     (parsed.good_lines() == 0).then(|| Warning {
         level: Level::Warning,
         input: path.display().to_string(),

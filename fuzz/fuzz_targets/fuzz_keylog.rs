@@ -9,13 +9,13 @@ fuzz_target!(|data: &[u8]| {
     // As the analyzer reads a secrets block (a --keylog file is read as text too).
     let text = String::from_utf8_lossy(data);
     let keys = KeyLog::default();
-    keys.add_text(&text);
+    keys.add_text(&text, certwire::tls::keylog::KeySource::KeylogFile);
     let lines = text.lines().count();
     assert!(keys.good_lines() + keys.bad_lines() <= lines);
     assert!(keys.sessions() <= keys.good_lines().min(MAX_SESSIONS));
     // Adding the same text again changes no session count.
     let sessions = keys.sessions();
-    keys.add_text(&text);
+    keys.add_text(&text, certwire::tls::keylog::KeySource::KeylogFile);
     assert_eq!(keys.sessions(), sessions);
     let snap = keys.snapshot();
     assert_eq!(snap.sessions(), sessions);

@@ -28,7 +28,7 @@ fn keylog() -> Arc<KeyLog> {
             files.sort();
             for f in files {
                 if let Ok(text) = std::fs::read_to_string(f) {
-                    keys.add_text(&text);
+                    keys.add_text(&text, certwire::tls::keylog::KeySource::KeylogFile);
                 }
             }
         }

@@ -55,6 +55,8 @@ pub struct Analyzer {
     keylog: Option<std::sync::Arc<KeyLog>>,
     /// `keylog` is the current input's own store (it has had a secrets block).
     own_secrets: bool,
+    /// Secrets may arrive after the records they open (live, from processes).
+    wait_for_keys: bool,
     ports: Box<[u64; 1024]>,
     cache: CertCache,
     pub warnings: Vec<Warning>,
@@ -96,6 +98,7 @@ impl Analyzer {
             keylog_given: None,
             keylog: None,
             own_secrets: false,
+            wait_for_keys: false,
             ports,
             cache: CertCache::default(),
             warnings: Vec::new(),
@@ -115,6 +118,7 @@ impl Analyzer {
             keylog_given: self.keylog_given.clone(),
             keylog: self.keylog_given.clone(),
             own_secrets: false,
+            wait_for_keys: self.wait_for_keys,
             ports: self.ports.clone(),
             cache: CertCache::default(),
             warnings: Vec::new(),
@@ -129,8 +133,20 @@ impl Analyzer {
     pub fn add_keylog_text(&mut self, text: &str) {
         self.keylog_given
             .get_or_insert_with(Default::default)
-            .add_text(text);
+            .add_text(text, crate::tls::keylog::KeySource::KeylogFile);
         self.keylog = self.keylog_given.clone();
+    }
+
+    /// Live with process keys: one store for every flow, filled as secrets arrive; flows
+    /// hold their encrypted records a while when the keys are not there yet.
+    pub fn wait_for_process_keys(&mut self) -> std::sync::Arc<KeyLog> {
+        let k = self
+            .keylog_given
+            .get_or_insert_with(Default::default)
+            .clone();
+        self.keylog = Some(k.clone());
+        self.wait_for_keys = true;
+        k
     }
 
     /// A Decryption Secrets Block of the input being read: for its flows only. One store
@@ -146,7 +162,7 @@ impl Analyzer {
             self.keylog = Some(std::sync::Arc::new(own));
         }
         if let Some(k) = &self.keylog {
-            k.add_text(text);
+            k.add_text(text, crate::tls::keylog::KeySource::Pcapng);
         }
     }
 

@@ -14,7 +14,27 @@ pub struct Secrets {
     pub server_traffic_0: Option<Vec<u8>>,
     /// TLS ≤ 1.2 master secret (`CLIENT_RANDOM`).
     pub master: Option<Vec<u8>>,
+    /// Where the secrets came from (a few at most: a key log, or both ends' processes).
+    pub sources: Vec<KeySource>,
 }
+
+/// Where a connection's secrets came from, for the report (`key_sources`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// A `--keylog` file.
+    KeylogFile,
+    /// A Decryption Secrets Block of the capture itself.
+    Pcapng,
+    /// The uprobe on Go's writeKeyLog in a running process.
+    Process {
+        pid: u32,
+        command: String,
+        binary: String,
+    },
+}
+
+/// Sources remembered per session.
+const MAX_SOURCES: usize = 4;
 
 /// Sessions kept at most. A key log (or an endless stream of Decryption Secrets Blocks)
 /// beyond this forgets its oldest sessions first: about 200 bytes each, so the store stays
@@ -41,6 +61,8 @@ struct Store {
     good_lines: usize,
     /// Sessions forgotten to stay under MAX_SESSIONS.
     evicted: u64,
+    /// Secrets added, ever.
+    generation: u64,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -51,6 +73,7 @@ impl std::fmt::Debug for Secrets {
             .field("client_traffic_0", &self.client_traffic_0.is_some())
             .field("server_traffic_0", &self.server_traffic_0.is_some())
             .field("master", &self.master.is_some())
+            .field("sources", &self.sources)
             .finish()
     }
 }
@@ -108,9 +131,45 @@ impl KeyLog {
         self.read().map.get(client_random).cloned()
     }
 
+    /// Bumped by every secret added: a flow waiting for keys retries when it changes.
+    pub fn generation(&self) -> u64 {
+        self.read().generation
+    }
+
+    /// One secret, as a process's probe reported it.
+    pub fn add_secret(&self, label: &str, random: [u8; 32], secret: Vec<u8>, source: KeySource) {
+        let mut store = self.write();
+        store.good_lines += 1;
+        store.set(label, random, secret, &source);
+    }
+
+    /// The NSS key log lines of one session: its handshake secrets, and with
+    /// `application` its traffic secrets and TLS 1.2 master secret too. Used only to write
+    /// the Decryption Secrets Block of a `--write` evidence file.
+    pub fn lines_for(&self, random: &[u8; 32], application: bool) -> String {
+        let Some(s) = self.get(random) else {
+            return String::new();
+        };
+        let mut out = String::new();
+        let r = hex(random);
+        let mut line = |label: &str, v: &Option<Vec<u8>>| {
+            if let Some(v) = v {
+                out.push_str(&format!("{label} {r} {}\n", hex(v)));
+            }
+        };
+        line("CLIENT_HANDSHAKE_TRAFFIC_SECRET", &s.client_handshake);
+        line("SERVER_HANDSHAKE_TRAFFIC_SECRET", &s.server_handshake);
+        if application {
+            line("CLIENT_TRAFFIC_SECRET_0", &s.client_traffic_0);
+            line("SERVER_TRAFFIC_SECRET_0", &s.server_traffic_0);
+            line("CLIENT_RANDOM", &s.master);
+        }
+        out
+    }
+
     /// Add the lines of an NSS key log. Unknown labels (EXPORTER_SECRET, early traffic)
     /// are ignored; malformed lines are counted, never fatal.
-    pub fn add_text(&self, text: &str) {
+    pub fn add_text(&self, text: &str, source: KeySource) {
         let mut store = self.write();
         for line in text.lines() {
             let line = line.trim();
@@ -120,7 +179,7 @@ impl KeyLog {
             match parse_line(line) {
                 Some((label, random, secret)) => {
                     store.good_lines += 1;
-                    store.set(label, random, secret);
+                    store.set(label, random, secret, &source);
                 }
                 None => store.bad_lines += 1,
             }
@@ -129,7 +188,8 @@ impl KeyLog {
 }
 
 impl Store {
-    fn set(&mut self, label: &str, random: [u8; 32], secret: Vec<u8>) {
+    fn set(&mut self, label: &str, random: [u8; 32], secret: Vec<u8>, source: &KeySource) {
+        self.generation += 1;
         if !self.map.contains_key(&random) {
             if self.map.len() >= MAX_SESSIONS {
                 if let Some(old) = self.order.pop_front() {
@@ -146,9 +206,16 @@ impl Store {
             "CLIENT_TRAFFIC_SECRET_0" => e.client_traffic_0 = Some(secret),
             "SERVER_TRAFFIC_SECRET_0" => e.server_traffic_0 = Some(secret),
             "CLIENT_RANDOM" if secret.len() == 48 => e.master = Some(secret),
-            _ => {}
+            _ => return,
+        }
+        if !e.sources.contains(source) && e.sources.len() < MAX_SOURCES {
+            e.sources.push(source.clone());
         }
     }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// `LABEL <64 hex client random> <hex secret>`.
@@ -182,7 +249,7 @@ mod tests {
             "02".repeat(48)
         );
         let k = KeyLog::default();
-        k.add_text(&text);
+        k.add_text(&text, KeySource::KeylogFile);
         let s = k.get(&[0xab; 32]).unwrap();
         assert_eq!(s.server_handshake.as_deref(), Some(&[1u8; 32][..]));
         assert_eq!(s.master.as_deref(), Some(&[2u8; 48][..]));
@@ -194,22 +261,37 @@ mod tests {
     fn later_additions_override_secret_by_secret_and_reach_every_holder() {
         let r = "cd".repeat(32);
         let k = std::sync::Arc::new(KeyLog::default());
-        k.add_text(&format!(
-            "CLIENT_HANDSHAKE_TRAFFIC_SECRET {r} {}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {r} {}\n",
-            "01".repeat(32),
-            "02".repeat(32)
-        ));
+        k.add_text(
+            &format!(
+                "CLIENT_HANDSHAKE_TRAFFIC_SECRET {r} {}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {r} {}\n",
+                "01".repeat(32),
+                "02".repeat(32)
+            ),
+            KeySource::KeylogFile,
+        );
         let flow_view = k.clone();
         let other_thread = k.snapshot();
-        k.add_text(&format!(
-            "SERVER_HANDSHAKE_TRAFFIC_SECRET {r} {}\nCLIENT_TRAFFIC_SECRET_0 {r} {}\n",
-            "03".repeat(32),
-            "04".repeat(32)
-        ));
+        k.add_text(
+            &format!(
+                "SERVER_HANDSHAKE_TRAFFIC_SECRET {r} {}\nCLIENT_TRAFFIC_SECRET_0 {r} {}\n",
+                "03".repeat(32),
+                "04".repeat(32)
+            ),
+            KeySource::Pcapng,
+        );
         let s = flow_view.get(&[0xcd; 32]).unwrap();
         assert_eq!(s.client_handshake.as_deref(), Some(&[1u8; 32][..]));
         assert_eq!(s.server_handshake.as_deref(), Some(&[3u8; 32][..]));
         assert_eq!(s.client_traffic_0.as_deref(), Some(&[4u8; 32][..]));
+        assert_eq!(s.sources, vec![KeySource::KeylogFile, KeySource::Pcapng]);
+        // Only the handshake secrets are written unless application ones are asked for.
+        let lines = k.lines_for(&[0xcd; 32], false);
+        assert_eq!(lines.lines().count(), 2);
+        assert!(
+            lines.contains("SERVER_HANDSHAKE_TRAFFIC_SECRET")
+                && !lines.contains("TRAFFIC_SECRET_0")
+        );
+        assert_eq!(k.lines_for(&[0xcd; 32], true).lines().count(), 3);
         // A snapshot for another thread keeps what it was given.
         let old = other_thread.get(&[0xcd; 32]).unwrap();
         assert_eq!(old.server_handshake.as_deref(), Some(&[2u8; 32][..]));
@@ -223,7 +305,7 @@ mod tests {
         for i in 0..MAX_SESSIONS + 10 {
             text.push_str(&format!("CLIENT_RANDOM {:064x} {}\n", i, "02".repeat(48)));
         }
-        k.add_text(&text);
+        k.add_text(&text, KeySource::KeylogFile);
         assert_eq!(k.sessions(), MAX_SESSIONS);
         assert_eq!(k.evicted(), 10);
         let mut first = [0u8; 32];
