@@ -12,6 +12,7 @@ pub mod cli;
 pub mod correlate;
 pub mod diagnose;
 pub mod error;
+pub mod evidence;
 pub mod flow;
 pub mod local;
 pub mod model;

@@ -211,6 +211,13 @@ pub struct ConnectionReport {
     pub candidates_not_presented: Vec<Candidate>,
     pub handshake: Handshake,
     pub visibility: Visibility,
+    /// Where the secrets that decrypted this connection came from; empty when nothing was
+    /// decrypted.
+    pub key_sources: Vec<KeySourceReport>,
+    /// The status of the server's first HTTP response, read from application data opened
+    /// with the application secrets (nothing else of the application data is read). Null
+    /// when there were no such secrets or no HTTP response was seen.
+    pub http_response: Option<HttpResponse>,
     /// The session was resumed (no certificates are exchanged in a resumption).
     pub resumed: bool,
     pub gaps: Vec<GapReport>,
@@ -236,6 +243,65 @@ pub struct ConnectionReport {
     /// "OK", or the most severe finding in one line.
     pub verdict: String,
     pub notes: Vec<String>,
+}
+
+/// One source of a connection's secrets.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum KeySourceReport {
+    /// A `--keylog` file.
+    Keylog,
+    /// A Decryption Secrets Block of the capture.
+    Pcapng,
+    /// The uprobe on Go's crypto/tls writeKeyLog (`--keys-from-processes`).
+    Process {
+        pid: u32,
+        /// The process's command name (comm, at most 15 characters).
+        command: String,
+        /// The probed executable.
+        binary: String,
+    },
+}
+
+impl From<&crate::tls::keylog::KeySource> for KeySourceReport {
+    fn from(s: &crate::tls::keylog::KeySource) -> Self {
+        use crate::tls::keylog::KeySource;
+        match s {
+            KeySource::KeylogFile => KeySourceReport::Keylog,
+            KeySource::Pcapng => KeySourceReport::Pcapng,
+            KeySource::Process {
+                pid,
+                command,
+                binary,
+            } => KeySourceReport::Process {
+                pid: *pid,
+                command: command.clone(),
+                binary: binary.clone(),
+            },
+        }
+    }
+}
+
+impl KeySourceReport {
+    /// One line for people: "process kubectl (pid 4242, /usr/bin/kubectl)".
+    pub fn text(&self) -> String {
+        match self {
+            KeySourceReport::Keylog => "key log file".into(),
+            KeySourceReport::Pcapng => "the capture's Decryption Secrets Block".into(),
+            KeySourceReport::Process {
+                pid,
+                command,
+                binary,
+            } => format!("process {command} (pid {pid}, {binary})"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// `h2`, `http/1.1` or `http/1.0`.
+    pub protocol: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]

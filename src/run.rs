@@ -1,7 +1,6 @@
 //! `certwire analyze`: inputs (files, stdin, or a live interface) through the analyzer,
 //! reports to the chosen renderer.
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +9,7 @@ use std::time::Instant;
 use crate::analyze::{Analyzer, Options};
 use crate::cli::{exit, AnalyzeArgs, FailOn};
 use crate::error::OutputError;
+use crate::evidence::Evidence;
 use crate::local::{self, Inventory, ScanOptions};
 use crate::model::{
     ConnectionReport, InputReport, Level, LocalReport, Meta, Report, Summary, Warning,
@@ -315,10 +315,20 @@ fn run_live(
     let interface = args.live.clone().unwrap_or_default();
     let name = format!("live:{interface}");
     let mut writer = match &args.write {
-        Some(path) => Some(PcapWriter::create(path)?),
+        Some(path) => Some(Evidence::create(path, crate::source::live::SNAPLEN as u32)?),
         None => None,
     };
     analyzer.keep_packets = writer.is_some();
+    if let (Some(w), true) = (&writer, args.write_application_secrets) {
+        eprintln!(
+            "certwire: {}",
+            if w.takes_secrets() {
+                "warning: --write-application-secrets: the evidence file will hold application secrets; whoever has it can read the traffic (tokens, request bodies)"
+            } else {
+                "--write-application-secrets: ignored, secrets go only into a .pcapng evidence file"
+            }
+        );
+    }
     let mut keys = start_process_keys(args, analyzer);
     // Everything that needed privileges is open: the socket, the report and --write files,
     // the node's files and key logs, the uprobes. Root and capabilities are given up for
@@ -378,7 +388,7 @@ fn run_live(
             break;
         }
         if let Some(w) = writer.as_mut() {
-            w.write_all(&analyzer.take_written())?;
+            write_evidence(w, analyzer, args.write_application_secrets)?;
         }
         if let Some(e) = col.error.take() {
             return Err(e);
@@ -399,7 +409,7 @@ fn run_live(
         analyzer.end(run, &mut |c| col.add(c))
     };
     if let Some(w) = writer.as_mut() {
-        w.write_all(&analyzer.take_written())?;
+        write_evidence(w, analyzer, args.write_application_secrets)?;
         w.flush()?;
     }
     report.packets = number;
@@ -473,73 +483,20 @@ impl NoKeys {
     fn poll(&mut self) {}
 }
 
-/// A classic pcap of raw IP packets (LINKTYPE_RAW), nanosecond timestamps, written with
-/// pcap-parser's serializer.
-struct PcapWriter {
-    out: BufWriter<File>,
-    path: std::path::PathBuf,
-}
-
-impl PcapWriter {
-    fn create(path: &Path) -> Result<Self, OutputError> {
-        use pcap_parser::{Linktype, PcapHeader, ToVec};
-        let err = |source| OutputError::Write {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut out = BufWriter::new(output::create(path, output::CAPTURE_MODE)?);
-        let header = PcapHeader {
-            magic_number: 0xa1b2_3c4d,
-            version_major: 2,
-            version_minor: 4,
-            thiszone: 0,
-            sigfigs: 0,
-            snaplen: crate::source::live::SNAPLEN as u32,
-            network: Linktype(i32::from(linktype::RAW)),
-        };
-        let bytes = header
-            .to_vec_raw()
-            .map_err(|e| err(io::Error::other(format!("{e:?}"))))?;
-        out.write_all(&bytes).map_err(err)?;
-        Ok(PcapWriter {
-            out,
-            path: path.to_path_buf(),
-        })
-    }
-
-    fn write_all(
-        &mut self,
-        packets: &[(crate::source::Timestamp, Vec<u8>)],
-    ) -> Result<(), OutputError> {
-        use pcap_parser::{LegacyPcapBlock, ToVec};
-        for (ts, data) in packets {
-            let block = LegacyPcapBlock {
-                ts_sec: ts.secs as u32,
-                ts_usec: ts.nanos,
-                caplen: data.len() as u32,
-                origlen: data.len() as u32,
-                data,
-            };
-            let bytes = block.to_vec_raw().map_err(|e| OutputError::Write {
-                path: self.path.clone(),
-                source: io::Error::other(format!("{e:?}")),
-            })?;
-            self.out
-                .write_all(&bytes)
-                .map_err(|source| OutputError::Write {
-                    path: self.path.clone(),
-                    source,
-                })?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), OutputError> {
-        self.out.flush().map_err(|source| OutputError::Write {
-            path: self.path.clone(),
-            source,
-        })
-    }
+/// The packets of the connections reported since the last call, with their secrets
+/// before them in a pcapng.
+fn write_evidence(
+    w: &mut Evidence,
+    analyzer: &mut Analyzer,
+    application: bool,
+) -> Result<(), OutputError> {
+    let secrets = analyzer.take_written_secrets(application);
+    let secrets = if w.takes_secrets() {
+        secrets
+    } else {
+        String::new()
+    };
+    w.write(&secrets, &analyzer.take_written())
 }
 
 /// A key log without a single line certwire can use (a private key or /etc/shadow given

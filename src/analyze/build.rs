@@ -148,6 +148,11 @@ pub fn build(
         candidates_not_presented: candidates,
         handshake,
         visibility,
+        key_sources: Vec::new(),
+        http_response: f.http_status.map(|s| crate::model::HttpResponse {
+            status: s.status,
+            protocol: s.protocol,
+        }),
         resumed,
         gaps,
         tcp: tcp_report(flow),

@@ -67,6 +67,9 @@ pub struct Analyzer {
     /// Read each input on a second thread while this one parses (off with --threads 1).
     pub read_ahead: bool,
     written: Vec<(Timestamp, Vec<u8>)>,
+    /// Client randoms of the connections whose packets are in `written` (their secrets go
+    /// into a pcapng evidence file's Decryption Secrets Block).
+    written_sessions: Vec<[u8; 32]>,
 }
 
 /// What the per-packet path updates for the input being read.
@@ -104,6 +107,7 @@ impl Analyzer {
             warnings: Vec::new(),
             keep_packets: false,
             written: Vec::new(),
+            written_sessions: Vec::new(),
             progress: false,
             read_ahead: true,
         }
@@ -124,6 +128,7 @@ impl Analyzer {
             warnings: Vec::new(),
             keep_packets: self.keep_packets,
             written: Vec::new(),
+            written_sessions: Vec::new(),
             progress: false,
             read_ahead: self.read_ahead,
         }
@@ -339,6 +344,19 @@ impl Analyzer {
 
     /// Packets of the handshakes reported since the last call (with `keep_packets`), in
     /// capture order per connection, for `--write`.
+    /// The NSS key log lines of the connections written since the last call: handshake
+    /// secrets, and application secrets only when asked for.
+    pub fn take_written_secrets(&mut self, application: bool) -> String {
+        let sessions = std::mem::take(&mut self.written_sessions);
+        let Some(keylog) = &self.keylog else {
+            return String::new();
+        };
+        sessions
+            .iter()
+            .map(|r| keylog.lines_for(r, application))
+            .collect()
+    }
+
     pub fn take_written(&mut self) -> Vec<(Timestamp, Vec<u8>)> {
         std::mem::take(&mut self.written)
     }
@@ -471,6 +489,9 @@ impl Analyzer {
             }
             let mut flow = Box::new(Flow::new(src, dst, p.number, p.ts, self.keylog.clone()));
             flow.tunnel = seg.tunnel;
+            if self.wait_for_keys {
+                flow.tls.wait_for_keys();
+            }
             flow.via_proxy = !followed;
             run.table.proxied += usize::from(!followed);
             run.table.map.insert(key, Slot::Active(flow));
@@ -489,6 +510,11 @@ impl Analyzer {
             // Followed for the port its proxy exchange names: not one of ours after all.
             let target = flow.preamble.hop().and_then(|h| h.target_port);
             flow.not_followed = target.is_some_and(|t| !self.is_port(t));
+        }
+        if flow.tls.waiting()
+            && p.ts.as_secs_f64() - flow.first_seen.as_secs_f64() > crate::tls::held::KEY_WAIT_SECS
+        {
+            flow.tls.stop_waiting();
         }
         let after = flow.buffered_bytes();
         run.table.buffered = (run.table.buffered + after).saturating_sub(before);
@@ -624,13 +650,24 @@ impl Analyzer {
         let ports = &self.ports;
         let client =
             build::client_dir(&flow, |p| ports[usize::from(p >> 6)] & (1 << (p & 63)) != 0);
-        let report = build::build(
+        let mut report = build::build(
             &flow,
             &run.input,
             client,
             &mut self.cache,
             self.inventory.as_deref(),
         );
+        let f = &flow.tls.facts;
+        if let (Some(keylog), Some(ch)) = (&self.keylog, &f.client_hello) {
+            if f.decrypted[0] || f.decrypted[1] || f.tls12_decrypting {
+                if let Some(s) = keylog.get(&ch.random) {
+                    report.key_sources = s.sources.iter().map(Into::into).collect();
+                }
+            }
+            if self.keep_packets {
+                self.written_sessions.push(ch.random);
+            }
+        }
         sink(report);
     }
 }

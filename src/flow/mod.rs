@@ -278,6 +278,7 @@ impl Flow {
             let syn_seen = r.syn_seen;
             r.finish(&mut |c| to.deliver(d, c, syn_seen));
         }
+        tls.stop_waiting();
         tls.release();
     }
 }

@@ -80,10 +80,12 @@ mod linux {
             let located = match read_elf(&t.open_path, |data| gosym::locate(data, super::FUNCTION))
             {
                 Ok(Ok(f)) => f,
-                Ok(Err(gosym::LocateError::SymbolNotFound)) => return format!(
+                Ok(Err(gosym::LocateError::SymbolNotFound)) => {
+                    return format!(
                     "symbol not found ({} is not in this Go binary: it does not use crypto/tls)",
                     super::FUNCTION
-                ),
+                )
+                }
                 Ok(Err(e)) => return e.to_string(),
                 Err(e) => return format!("cannot be read: {e}"),
             };

@@ -9,6 +9,8 @@ use super::messages::{self, ClientHello, ServerHello};
 use std::sync::Arc;
 
 use super::decrypt::{tls12_keys, RecordKeys, Suite, Tls12Keys};
+use super::held::Held;
+use super::http_status::{HttpStatus, StatusReader};
 use super::keylog::KeyLog;
 use super::record::{self, RecordEvent, RecordReader};
 use crate::x509::der_name_to_rfc2253;
@@ -23,6 +25,8 @@ const MAX_NOTES: usize = 16;
 const MAX_GAPS: usize = 64;
 /// Records followed after a TLS 1.2 handshake completed, when it can be decrypted.
 const TLS12_FOLLOW_RECORDS: u32 = 16;
+/// Server application records read, at most, looking for the first HTTP status.
+const STATUS_RECORDS: u32 = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertFact {
@@ -102,6 +106,8 @@ pub struct TlsFacts {
     /// the connection is followed a little past its handshake to see how it ends.
     pub tls12_decrypting: bool,
     pub records_after_completion: u32,
+    /// With application keys: the status of the server's first HTTP response.
+    pub http_status: Option<HttpStatus>,
 }
 
 impl TlsFacts {
@@ -144,6 +150,8 @@ enum Protection {
     Unset,
     Handshake(RecordKeys),
     Application(RecordKeys),
+    /// No keys yet (live, from processes): the records wait for them.
+    Waiting(Held),
     /// Decryption stopped: why (said once in the notes).
     Stopped,
 }
@@ -155,6 +163,10 @@ struct DirState {
     protection: Protection,
     /// TLS ≤ 1.2 with a CLIENT_RANDOM master secret: this side's write keys.
     tls12: Option<Tls12Keys>,
+    /// Server side with application keys: looking for the first HTTP status.
+    http: StatusReader,
+    /// Application records opened for it.
+    app_records_read: u32,
 }
 
 #[derive(Debug)]
@@ -162,6 +174,8 @@ pub struct TlsConnection {
     framing: [RecordReader; 2],
     dirs: [DirState; 2],
     keylog: Option<Arc<KeyLog>>,
+    /// Keys may arrive after the records they open: hold records instead of giving up.
+    wait_for_keys: bool,
     pub facts: TlsFacts,
 }
 
@@ -176,7 +190,53 @@ impl TlsConnection {
             ],
             dirs: [DirState::default(), DirState::default()],
             keylog,
+            wait_for_keys: false,
             facts: TlsFacts::default(),
+        }
+    }
+
+    /// Secrets come from processes, a moment after the records they open.
+    pub fn wait_for_keys(&mut self) {
+        self.wait_for_keys = true;
+    }
+
+    /// A direction holds records for keys that have not arrived.
+    pub fn waiting(&self) -> bool {
+        self.dirs
+            .iter()
+            .any(|d| matches!(d.protection, Protection::Waiting(_)))
+    }
+
+    /// Open the held records of every direction whose keys are now known.
+    pub fn retry_keys(&mut self) {
+        let Self {
+            dirs,
+            keylog,
+            facts,
+            ..
+        } = self;
+        let Some(keylog) = keylog.as_deref() else {
+            return;
+        };
+        for (d, dir) in dirs.iter_mut().enumerate() {
+            if matches!(dir.protection, Protection::Waiting(_)) {
+                try_held(facts, dir, keylog, d);
+            }
+        }
+    }
+
+    /// Report without the keys that did not come (after a last try).
+    pub fn stop_waiting(&mut self) {
+        self.retry_keys();
+        let client = self.facts.client_dir.unwrap_or(0);
+        for (d, dir) in self.dirs.iter_mut().enumerate() {
+            if matches!(dir.protection, Protection::Waiting(_)) {
+                dir.protection = Protection::Stopped;
+                let side = if d == client { "client" } else { "server" };
+                self.facts.note(format!(
+                    "not decrypted ({side}): no secrets for this client random arrived from the probed processes"
+                ));
+            }
         }
     }
 
@@ -188,7 +248,13 @@ impl TlsConnection {
             + self
                 .dirs
                 .iter()
-                .map(|d| d.joiner.buffered_bytes())
+                .map(|d| {
+                    d.joiner.buffered_bytes()
+                        + match &d.protection {
+                            Protection::Waiting(h) => h.bytes(),
+                            _ => 0,
+                        }
+                })
                 .sum::<usize>()
     }
 
@@ -202,11 +268,15 @@ impl TlsConnection {
             framing,
             dirs,
             keylog,
+            wait_for_keys,
             facts,
         } = self;
-        let keylog = keylog.as_deref();
+        let keys = Keys {
+            log: keylog.as_deref(),
+            wait: *wait_for_keys,
+        };
         framing[d].on_data(bytes, segment_start, &mut |ev| {
-            on_record(facts, &mut dirs[d], keylog, d, ev)
+            on_record(facts, &mut dirs[d], keys, d, ev)
         });
         if framing[d].not_tls {
             facts.not_tls[d] = true;
@@ -230,10 +300,14 @@ impl TlsConnection {
             framing,
             dirs,
             keylog,
+            wait_for_keys,
             facts,
         } = self;
-        let keylog = keylog.as_deref();
-        framing[d].on_gap(len, &mut |ev| on_record(facts, &mut dirs[d], keylog, d, ev));
+        let keys = Keys {
+            log: keylog.as_deref(),
+            wait: *wait_for_keys,
+        };
+        framing[d].on_gap(len, &mut |ev| on_record(facts, &mut dirs[d], keys, d, ev));
     }
 
     /// True once the capture can tell nothing more about this handshake that matters: it
@@ -243,6 +317,9 @@ impl TlsConnection {
         let f = &self.facts;
         if f.fatal_alert() {
             return true;
+        }
+        if self.waiting() || self.reading_status() {
+            return false;
         }
         if f.tls13() {
             return (f.server_accepted && f.finished[0] && f.finished[1])
@@ -256,6 +333,17 @@ impl TlsConnection {
             && (!f.tls12_decrypting || f.records_after_completion >= TLS12_FOLLOW_RECORDS)
     }
 
+    /// The server's application data is being read for the first HTTP status.
+    fn reading_status(&self) -> bool {
+        let Some(s) = self.facts.server_dir() else {
+            return false;
+        };
+        let dir = &self.dirs[s];
+        let decrypting =
+            matches!(dir.protection, Protection::Application(_)) || dir.tls12.is_some();
+        decrypting && dir.http.pending() && dir.app_records_read < STATUS_RECORDS
+    }
+
     /// Free the buffers and keys; the facts stay.
     pub fn release(&mut self) {
         for f in &mut self.framing {
@@ -264,17 +352,26 @@ impl TlsConnection {
         for d in &mut self.dirs {
             d.joiner.release();
             d.protection = Protection::Stopped;
+            d.http = StatusReader::default();
         }
     }
+}
+
+/// The key store, and whether to wait for keys that are not there yet.
+#[derive(Clone, Copy)]
+struct Keys<'a> {
+    log: Option<&'a KeyLog>,
+    wait: bool,
 }
 
 fn on_record(
     facts: &mut TlsFacts,
     dir: &mut DirState,
-    keylog: Option<&KeyLog>,
+    keys: Keys<'_>,
     d: usize,
     ev: RecordEvent<'_>,
 ) {
+    let keylog = keys.log;
     let joiner = &mut dir.joiner;
     match ev {
         RecordEvent::Record {
@@ -332,7 +429,7 @@ fn on_record(
                         facts.server_reacted = true;
                     }
                     let header = [content_type, (version >> 8) as u8, version as u8, (payload.len() >> 8) as u8, payload.len() as u8];
-                    decrypt_record(facts, dir, keylog, d, &header, payload);
+                    decrypt_record(facts, dir, keys, d, &header, payload);
                 } else {
                     // Application data is only sent encrypted: this direction is past its
                     // ChangeCipherSpec even if the capture lost it.
@@ -341,9 +438,7 @@ fn on_record(
                     if facts.finished[0] && facts.finished[1] {
                         facts.records_after_completion += 1;
                     }
-                    if let Some(k) = dir.tls12.as_mut() {
-                        k.skip();
-                    }
+                    tls12_app_data(facts, dir, d, version, payload);
                 }
             }
             _ => {}
@@ -361,8 +456,11 @@ fn on_record(
             // One protected record is lost: count it, so the next ones still open with
             // the right sequence number.
             if content_type == record::CT_APPLICATION_DATA && facts.tls13() {
-                if let Protection::Handshake(k) | Protection::Application(k) = &mut dir.protection {
-                    k.skip();
+                match &mut dir.protection {
+                    Protection::Handshake(k) | Protection::Application(k) => k.skip(),
+                    // The sequence numbers of held records would be wrong from here on.
+                    Protection::Waiting(_) => dir.protection = Protection::Stopped,
+                    _ => {}
                 }
             } else if facts.ccs[d] {
                 if let Some(k) = dir.tls12.as_mut() {
@@ -375,7 +473,7 @@ fn on_record(
             // An unknown number of records is gone: the sequence number is unknown too.
             if matches!(
                 dir.protection,
-                Protection::Handshake(_) | Protection::Application(_)
+                Protection::Handshake(_) | Protection::Application(_) | Protection::Waiting(_)
             ) || dir.tls12.is_some()
             {
                 facts.note(format!(
@@ -525,26 +623,75 @@ pub(crate) fn on_message(
 }
 
 /// TLS 1.3 with keys: open the record and hand its content to the same layers as plaintext.
+/// Without keys yet, and waiting for them, the record is held.
 fn decrypt_record(
     facts: &mut TlsFacts,
     dir: &mut DirState,
-    keylog: Option<&KeyLog>,
+    keys: Keys<'_>,
     d: usize,
     header: &[u8; 5],
     payload: &[u8],
 ) {
-    let Some(keylog) = keylog else { return };
-    let client = facts.client_dir.unwrap_or(0);
-    let side = if d == client { "client" } else { "server" };
+    let Some(keylog) = keys.log else { return };
+    let side = side_name(facts, d);
     if let Protection::Unset = dir.protection {
-        dir.protection = match start_protection(facts, keylog, d == client) {
-            Ok(keys) => Protection::Handshake(keys),
+        dir.protection = match start_protection(facts, keylog, d == facts.client_dir.unwrap_or(0)) {
+            Ok(k) => Protection::Handshake(k),
+            Err(_) if keys.wait => Protection::Waiting(Held::default()),
             Err(why) => {
                 facts.note(format!("not decrypted ({side}): {why}"));
                 Protection::Stopped
             }
         };
     }
+    if let Protection::Waiting(held) = &mut dir.protection {
+        if !held.push(header, payload) {
+            facts.note(format!(
+                "not decrypted ({side}): its secrets did not arrive before {} bytes of records were held",
+                held.bytes()
+            ));
+            dir.protection = Protection::Stopped;
+            return;
+        }
+        try_held(facts, dir, keylog, d);
+        return;
+    }
+    open_record(facts, dir, keylog, d, header, payload);
+}
+
+fn side_name(facts: &TlsFacts, d: usize) -> &'static str {
+    if d == facts.client_dir.unwrap_or(0) {
+        "client"
+    } else {
+        "server"
+    }
+}
+
+/// Keys arrived for a waiting direction: open what it held, in order.
+fn try_held(facts: &mut TlsFacts, dir: &mut DirState, keylog: &KeyLog, d: usize) {
+    let client = d == facts.client_dir.unwrap_or(0);
+    let Ok(keys) = start_protection(facts, keylog, client) else {
+        return;
+    };
+    let held = match std::mem::replace(&mut dir.protection, Protection::Handshake(keys)) {
+        Protection::Waiting(mut h) => h.take(),
+        _ => Vec::new(),
+    };
+    for (header, payload) in held {
+        open_record(facts, dir, keylog, d, &header, &payload);
+    }
+}
+
+fn open_record(
+    facts: &mut TlsFacts,
+    dir: &mut DirState,
+    keylog: &KeyLog,
+    d: usize,
+    header: &[u8; 5],
+    payload: &[u8],
+) {
+    let client = facts.client_dir.unwrap_or(0);
+    let side = side_name(facts, d);
     let keys = match &mut dir.protection {
         Protection::Handshake(k) | Protection::Application(k) => k,
         _ => return,
@@ -571,49 +718,18 @@ fn decrypt_record(
                 }
                 record::CT_APPLICATION_DATA => {
                     facts.app_data[d] = true;
-                    if d != client && facts.finished[client] {
-                        facts.server_accepted = true;
+                    if d != client {
+                        if facts.finished[client] {
+                            facts.server_accepted = true;
+                        }
+                        read_status(facts, dir, &plain);
                     }
                 }
                 _ => {}
             }
             // After its Finished a side switches to its application traffic keys.
             if !was_finished && facts.finished[d] {
-                let secret = keylog
-                    .get(
-                        &facts
-                            .client_hello
-                            .as_ref()
-                            .map(|c| c.random)
-                            .unwrap_or_default(),
-                    )
-                    .and_then(|s| {
-                        if d == client {
-                            s.client_traffic_0.clone()
-                        } else {
-                            s.server_traffic_0.clone()
-                        }
-                    });
-                let suite = facts
-                    .server_hello
-                    .as_ref()
-                    .and_then(|sh| Suite::from_id(sh.cipher_suite).ok());
-                dir.protection = match (secret, suite) {
-                    (Some(secret), Some(suite)) => {
-                        Protection::Application(RecordKeys::from_secret(suite, &secret))
-                    }
-                    _ => {
-                        facts.note(format!(
-                            "{side} records after its Finished not decrypted: no {} in the key log",
-                            if d == client {
-                                "CLIENT_TRAFFIC_SECRET_0"
-                            } else {
-                                "SERVER_TRAFFIC_SECRET_0"
-                            }
-                        ));
-                        Protection::Stopped
-                    }
-                };
+                dir.protection = application_keys(facts, keylog, d == client);
             }
         }
         Err(e) => {
@@ -624,6 +740,79 @@ fn decrypt_record(
             };
             facts.note(format!("decryption of {side} {stage} records stopped: {e}"));
             dir.protection = Protection::Stopped;
+        }
+    }
+}
+
+/// Server plaintext to the status reader; only the status comes out.
+fn read_status(facts: &mut TlsFacts, dir: &mut DirState, plain: &[u8]) {
+    if !dir.http.pending() {
+        return;
+    }
+    dir.app_records_read += 1;
+    dir.http.feed(plain);
+    if let Some(s) = dir.http.result() {
+        facts.http_status = Some(s);
+    }
+}
+
+fn application_keys(facts: &mut TlsFacts, keylog: &KeyLog, client: bool) -> Protection {
+    let random = facts
+        .client_hello
+        .as_ref()
+        .map(|c| c.random)
+        .unwrap_or_default();
+    let secret = keylog.get(&random).and_then(|s| {
+        if client {
+            s.client_traffic_0
+        } else {
+            s.server_traffic_0
+        }
+    });
+    let suite = facts
+        .server_hello
+        .as_ref()
+        .and_then(|sh| Suite::from_id(sh.cipher_suite).ok());
+    match (secret, suite) {
+        (Some(secret), Some(suite)) => {
+            Protection::Application(RecordKeys::from_secret(suite, &secret))
+        }
+        _ => {
+            let (side, label) = if client {
+                ("client", "CLIENT_TRAFFIC_SECRET_0")
+            } else {
+                ("server", "SERVER_TRAFFIC_SECRET_0")
+            };
+            facts.note(format!(
+                "{side} records after its Finished not decrypted: no {label} in the key log"
+            ));
+            Protection::Stopped
+        }
+    }
+}
+
+/// TLS ≤ 1.2 application data: the server's first records are opened for the HTTP status
+/// (when the master secret is known); the rest only advance the sequence number.
+fn tls12_app_data(
+    facts: &mut TlsFacts,
+    dir: &mut DirState,
+    d: usize,
+    version: u16,
+    payload: &[u8],
+) {
+    let Some(keys) = dir.tls12.as_mut() else {
+        return;
+    };
+    let server = facts.client_dir.is_some_and(|c| c != d);
+    if !(server && dir.http.pending() && dir.app_records_read < STATUS_RECORDS) {
+        keys.skip();
+        return;
+    }
+    match keys.open(record::CT_APPLICATION_DATA, version, payload) {
+        Ok(plain) => read_status(facts, dir, &plain),
+        Err(e) => {
+            facts.note(format!("decryption of server TLS 1.2 records stopped: {e}"));
+            dir.tls12 = None;
         }
     }
 }

@@ -4,6 +4,8 @@ pub mod compressed;
 pub mod conn;
 pub mod decrypt;
 pub mod handshake;
+pub mod held;
+pub mod http_status;
 pub mod infer;
 pub mod keylog;
 pub mod messages;
