@@ -306,3 +306,61 @@ fn anchors_are_inferred_when_the_configuration_is_missing() {
         .collect();
     assert_eq!(codes, ["tls-alert"], "only the alert, unexplained");
 }
+
+/// With the key log, the status of each connection's first HTTP response is read from the
+/// decrypted application data: the one goclient logged ("goclient: got \"HTTP/1.1 NNN"),
+/// and an authentication-layer prediction is `confirmed` by a 401 (no longer `unknown`).
+/// Nothing else of the application data reaches the report: the response bodies the
+/// servers sent (the Status object, "ok", the user's name in the 200 answer) are absent.
+#[test]
+fn the_first_http_status_is_seen_with_application_secrets_and_nothing_else() {
+    let mut checked = 0;
+    for capture in [
+        "k8s-apiserver-authn.pcap",
+        "k8s-kubelet.pcap",
+        "k8s-stale-kubeconfig.pcap",
+    ] {
+        let keys = format!("keylogs/{capture}.keys");
+        let v = analyzed(capture, &["--root", "node", "--keylog", &keys]);
+        let all = serde_json::to_string(&v).unwrap();
+        for (i, c) in v["connections"].as_array().unwrap().iter().enumerate() {
+            let o = outcome(capture, i + 1);
+            let what = format!("{capture} #{}", i + 1);
+            assert_eq!(c["http_response"]["status"], o["http_status"], "{what}");
+            if o["http_status"].is_number() {
+                assert_eq!(c["http_response"]["protocol"], "http/1.1", "{what}");
+                checked += 1;
+            }
+            if o["http_status"] == 401 {
+                let auth: Vec<&Value> = c["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|f| f["layer"] == "authentication" && f["severity"] == "error")
+                    .collect();
+                assert!(
+                    !auth.is_empty(),
+                    "{what}: no authentication finding for a 401"
+                );
+                assert!(
+                    auth.iter().all(|f| f["observed"] == "confirmed"),
+                    "{what}: {auth:?}"
+                );
+            }
+        }
+        // Strings of the bodies (tshark shows them with the same keys) and request paths.
+        for body in [
+            "\"kind\":\"Status\"",
+            "k8sserver.Authenticated",
+            "\"authenticator\"",
+            "serviceaccount:monitoring",
+            "/metrics",
+        ] {
+            assert!(
+                !all.contains(body),
+                "{capture}: application data in the report: {body}"
+            );
+        }
+    }
+    assert!(checked >= 4, "only {checked} statuses checked");
+}

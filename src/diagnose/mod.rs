@@ -187,6 +187,7 @@ pub fn diagnose(ctx: &Context<'_>) -> Vec<Finding> {
     files::run(ctx, &mut out);
     visibility::run(ctx, &mut out);
     outcome::reconcile(ctx, &verifiers, &mut out);
+    outcome::unexplained_status(ctx, &mut out);
     alerts::run(ctx, &mut out);
     out.sort_by_key(|f| f.severity);
     cap(&mut out);

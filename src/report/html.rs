@@ -179,6 +179,12 @@ pub fn write_connection(
     if let Some(h) = hrr_text(c) {
         row(out, "HelloRetryRequest", &h)?;
     }
+    if let Some(k) = keys_text(c) {
+        row(out, "keys", &k)?;
+    }
+    if let Some(h) = http_text(c) {
+        row(out, "HTTP", &h)?;
+    }
     if let Some(cr) = &c.certificate_request {
         row(
             out,

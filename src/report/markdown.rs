@@ -155,6 +155,12 @@ pub fn write_connection(
     if let Some(h) = hrr_text(c) {
         writeln!(out, "| HelloRetryRequest | {} |", cell(&h))?;
     }
+    if let Some(k) = keys_text(c) {
+        writeln!(out, "| keys | {} |", cell(&k))?;
+    }
+    if let Some(h) = http_text(c) {
+        writeln!(out, "| HTTP | {} |", cell(&h))?;
+    }
     if let Some(cr) = &c.certificate_request {
         writeln!(
             out,

@@ -69,6 +69,12 @@ pub fn write_connection(
     if let Some(h) = hrr_text(c) {
         writeln!(out, "    HelloRetryRequest: {h}")?;
     }
+    if let Some(k) = keys_text(c) {
+        writeln!(out, "    keys: {k}")?;
+    }
+    if let Some(h) = http_text(c) {
+        writeln!(out, "    HTTP: {h}")?;
+    }
     for a in &c.alerts {
         writeln!(out, "    alert  {}", alert_text(a))?;
     }

@@ -159,6 +159,27 @@ pub fn hrr_text(c: &ConnectionReport) -> Option<String> {
     ))
 }
 
+/// "decrypted with secrets from process kubectl (pid 4242, /usr/bin/kubectl)".
+pub fn keys_text(c: &ConnectionReport) -> Option<String> {
+    if c.key_sources.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = c.key_sources.iter().map(|s| s.text()).collect();
+    Some(format!(
+        "decrypted with secrets from {}",
+        list.join(" and ")
+    ))
+}
+
+/// "401 (h2), the server's first response", when application data was decrypted.
+pub fn http_text(c: &ConnectionReport) -> Option<String> {
+    let r = c.http_response?;
+    Some(format!(
+        "{} ({}), the server's first response",
+        r.status, r.protocol
+    ))
+}
+
 /// "kubelet-client → kube-apiserver", when either role is known.
 pub fn role_text(c: &ConnectionReport) -> Option<String> {
     let name = |r: Option<crate::correlate::Role>| {
