@@ -150,8 +150,9 @@ enum Protection {
     Unset,
     Handshake(RecordKeys),
     Application(RecordKeys),
-    /// No keys yet (live, from processes): the records wait for them.
-    Waiting(Held),
+    /// No keys yet (live, from processes): the records wait for them in the connection's
+    /// [`Held`] queue.
+    Waiting,
     /// Decryption stopped: why (said once in the notes).
     Stopped,
 }
@@ -176,6 +177,7 @@ pub struct TlsConnection {
     keylog: Option<Arc<KeyLog>>,
     /// Keys may arrive after the records they open: hold records instead of giving up.
     wait_for_keys: bool,
+    held: Held,
     pub facts: TlsFacts,
 }
 
@@ -191,6 +193,7 @@ impl TlsConnection {
             dirs: [DirState::default(), DirState::default()],
             keylog,
             wait_for_keys: false,
+            held: Held::default(),
             facts: TlsFacts::default(),
         }
     }
@@ -204,23 +207,38 @@ impl TlsConnection {
     pub fn waiting(&self) -> bool {
         self.dirs
             .iter()
-            .any(|d| matches!(d.protection, Protection::Waiting(_)))
+            .any(|d| matches!(d.protection, Protection::Waiting))
     }
 
-    /// Open the held records of every direction whose keys are now known.
+    /// Open the held records, in capture order, of every direction whose keys are now
+    /// known.
     pub fn retry_keys(&mut self) {
         let Self {
             dirs,
             keylog,
             facts,
+            held,
             ..
         } = self;
         let Some(keylog) = keylog.as_deref() else {
             return;
         };
         for (d, dir) in dirs.iter_mut().enumerate() {
-            if matches!(dir.protection, Protection::Waiting(_)) {
-                try_held(facts, dir, keylog, d);
+            if matches!(dir.protection, Protection::Waiting) {
+                let client = d == facts.client_dir.unwrap_or(0);
+                if let Ok(k) = start_protection(facts, keylog, client) {
+                    dir.protection = Protection::Handshake(k);
+                }
+            }
+        }
+        // In capture order; a record of a direction still waiting blocks those after it.
+        let mut blocked = false;
+        for (d, header, payload) in held.take() {
+            blocked |= matches!(dirs[d].protection, Protection::Waiting);
+            if blocked {
+                held.push(d, &header, &payload);
+            } else {
+                open_record(facts, &mut dirs[d], keylog, d, &header, &payload);
             }
         }
     }
@@ -230,7 +248,7 @@ impl TlsConnection {
         self.retry_keys();
         let client = self.facts.client_dir.unwrap_or(0);
         for (d, dir) in self.dirs.iter_mut().enumerate() {
-            if matches!(dir.protection, Protection::Waiting(_)) {
+            if matches!(dir.protection, Protection::Waiting) {
                 dir.protection = Protection::Stopped;
                 let side = if d == client { "client" } else { "server" };
                 self.facts.note(format!(
@@ -238,6 +256,8 @@ impl TlsConnection {
                 ));
             }
         }
+        // What the other direction held behind them is opened now.
+        self.retry_keys();
     }
 
     pub fn buffered_bytes(&self) -> usize {
@@ -248,14 +268,9 @@ impl TlsConnection {
             + self
                 .dirs
                 .iter()
-                .map(|d| {
-                    d.joiner.buffered_bytes()
-                        + match &d.protection {
-                            Protection::Waiting(h) => h.bytes(),
-                            _ => 0,
-                        }
-                })
+                .map(|d| d.joiner.buffered_bytes())
                 .sum::<usize>()
+            + self.held.bytes()
     }
 
     /// Direction `d` did not start with a SYN: its first bytes may be anywhere in a record.
@@ -269,6 +284,7 @@ impl TlsConnection {
             dirs,
             keylog,
             wait_for_keys,
+            held,
             facts,
         } = self;
         let keys = Keys {
@@ -276,10 +292,13 @@ impl TlsConnection {
             wait: *wait_for_keys,
         };
         framing[d].on_data(bytes, segment_start, &mut |ev| {
-            on_record(facts, &mut dirs[d], keys, d, ev)
+            on_record(facts, &mut dirs[d], keys, held, d, ev)
         });
         if framing[d].not_tls {
             facts.not_tls[d] = true;
+        }
+        if !self.held.is_empty() {
+            self.retry_keys();
         }
     }
 
@@ -301,13 +320,16 @@ impl TlsConnection {
             dirs,
             keylog,
             wait_for_keys,
+            held,
             facts,
         } = self;
         let keys = Keys {
             log: keylog.as_deref(),
             wait: *wait_for_keys,
         };
-        framing[d].on_gap(len, &mut |ev| on_record(facts, &mut dirs[d], keys, d, ev));
+        framing[d].on_gap(len, &mut |ev| {
+            on_record(facts, &mut dirs[d], keys, held, d, ev)
+        });
     }
 
     /// True once the capture can tell nothing more about this handshake that matters: it
@@ -368,6 +390,7 @@ fn on_record(
     facts: &mut TlsFacts,
     dir: &mut DirState,
     keys: Keys<'_>,
+    held: &mut Held,
     d: usize,
     ev: RecordEvent<'_>,
 ) {
@@ -429,7 +452,7 @@ fn on_record(
                         facts.server_reacted = true;
                     }
                     let header = [content_type, (version >> 8) as u8, version as u8, (payload.len() >> 8) as u8, payload.len() as u8];
-                    decrypt_record(facts, dir, keys, d, &header, payload);
+                    decrypt_record(facts, dir, keys, held, d, &header, payload);
                 } else {
                     // Application data is only sent encrypted: this direction is past its
                     // ChangeCipherSpec even if the capture lost it.
@@ -459,7 +482,7 @@ fn on_record(
                 match &mut dir.protection {
                     Protection::Handshake(k) | Protection::Application(k) => k.skip(),
                     // The sequence numbers of held records would be wrong from here on.
-                    Protection::Waiting(_) => dir.protection = Protection::Stopped,
+                    Protection::Waiting => dir.protection = Protection::Stopped,
                     _ => {}
                 }
             } else if facts.ccs[d] {
@@ -473,7 +496,7 @@ fn on_record(
             // An unknown number of records is gone: the sequence number is unknown too.
             if matches!(
                 dir.protection,
-                Protection::Handshake(_) | Protection::Application(_) | Protection::Waiting(_)
+                Protection::Handshake(_) | Protection::Application(_) | Protection::Waiting
             ) || dir.tls12.is_some()
             {
                 facts.note(format!(
@@ -628,6 +651,7 @@ fn decrypt_record(
     facts: &mut TlsFacts,
     dir: &mut DirState,
     keys: Keys<'_>,
+    held: &mut Held,
     d: usize,
     header: &[u8; 5],
     payload: &[u8],
@@ -635,25 +659,26 @@ fn decrypt_record(
     let Some(keylog) = keys.log else { return };
     let side = side_name(facts, d);
     if let Protection::Unset = dir.protection {
-        dir.protection = match start_protection(facts, keylog, d == facts.client_dir.unwrap_or(0)) {
+        let client = d == facts.client_dir.unwrap_or(0);
+        dir.protection = match start_protection(facts, keylog, client) {
             Ok(k) => Protection::Handshake(k),
-            Err(_) if keys.wait => Protection::Waiting(Held::default()),
+            Err(_) if keys.wait => Protection::Waiting,
             Err(why) => {
                 facts.note(format!("not decrypted ({side}): {why}"));
                 Protection::Stopped
             }
         };
     }
-    if let Protection::Waiting(held) = &mut dir.protection {
-        if !held.push(header, payload) {
+    // Behind held records (of either direction) a record waits its turn, even when its own
+    // keys are known: the order of what both sides said is kept.
+    if matches!(dir.protection, Protection::Waiting) || !held.is_empty() {
+        if !held.push(d, header, payload) {
             facts.note(format!(
                 "not decrypted ({side}): its secrets did not arrive before {} bytes of records were held",
                 held.bytes()
             ));
             dir.protection = Protection::Stopped;
-            return;
         }
-        try_held(facts, dir, keylog, d);
         return;
     }
     open_record(facts, dir, keylog, d, header, payload);
@@ -664,21 +689,6 @@ fn side_name(facts: &TlsFacts, d: usize) -> &'static str {
         "client"
     } else {
         "server"
-    }
-}
-
-/// Keys arrived for a waiting direction: open what it held, in order.
-fn try_held(facts: &mut TlsFacts, dir: &mut DirState, keylog: &KeyLog, d: usize) {
-    let client = d == facts.client_dir.unwrap_or(0);
-    let Ok(keys) = start_protection(facts, keylog, client) else {
-        return;
-    };
-    let held = match std::mem::replace(&mut dir.protection, Protection::Handshake(keys)) {
-        Protection::Waiting(mut h) => h.take(),
-        _ => Vec::new(),
-    };
-    for (header, payload) in held {
-        open_record(facts, dir, keylog, d, &header, &payload);
     }
 }
 
