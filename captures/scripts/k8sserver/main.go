@@ -11,9 +11,17 @@
 // completes whatever certificate the client sends, or none: nothing is verified in the handshake.
 // It is served by net/http (http.Server.ServeTLS with TLSConfig and ErrorLog), so a failed
 // handshake is logged by net/http itself as "http: TLS handshake error from ADDR: ERR", through
-// the same writers the real programs use (see below). HTTP/2 is switched off (TLSNextProto set
-// to an empty map), so ALPN selects http/1.1 where kube-apiserver would select h2: goclient -get
-// speaks HTTP/1.1 only.
+// the same writers the real programs use (see below). By default HTTP/2 is switched off
+// (TLSNextProto set to an empty map, NextProtos unset: net/http then offers http/1.1 only), so
+// ALPN selects http/1.1 where kube-apiserver would select h2: goclient -get speaks HTTP/1.1 only,
+// and the sample captures made with it stay reproducible. With -h2 it is switched on as
+// kube-apiserver does (k8s.io/apiserver secure_serving.go: tls.Config.NextProtos = ["h2",
+// "http/1.1"] and HTTP/2 configured on the http.Server): TLSNextProto is left nil so net/http
+// sets up its bundled HTTP/2 server, and the server selects h2 for clients that offer it
+// (kubectl, client-go) and http/1.1 for the others (goclient offers h2 first but speaks only
+// HTTP/1.1: use goclient -alpn http/1.1 against -h2). Upstream's http2.ConfigureServer tuning
+// (MaxConcurrentStreams, MaxReadFrameSize, ...) is not copied: x/net is not standard library.
+// Requests are answered and logged the same way over both protocols.
 //
 // Authentication, per request, as k8s.io/apiserver v0.31.2 (kube-apiserver v1.31.2, the version
 // in captures/node/etc/kubernetes/manifests/kube-apiserver.yaml) does it: a union of
@@ -71,6 +79,7 @@
 //
 //	go build -o /tmp/k8sserver . && /tmp/k8sserver -mode apiserver -cert apiserver.crt \
 //	    -key apiserver.key -clientca ca.crt,front-proxy-ca.crt -n 4
+//	/tmp/k8sserver -h2 ...   # ALPN h2 + http/1.1, as the real kube-apiserver (kubectl uses h2)
 package main
 
 import (
@@ -107,6 +116,7 @@ var (
 	verbosity = flag.Int("v", 0, "klog verbosity (apiserver mode logs TLS handshake errors at 5)")
 	nConns    = flag.Int("n", 0, "exit after this many connections have closed (handshake failures included); 0: no limit")
 	duration  = flag.Duration("duration", 60*time.Second, "exit after this long at the latest")
+	useH2     = flag.Bool("h2", false, "enable HTTP/2 as kube-apiserver does (ALPN h2, http/1.1); default: HTTP/1.1 only")
 )
 
 type clientCAs []string
@@ -402,6 +412,10 @@ func main() {
 		ClientCAs:  announced,
 		MinVersion: tls.VersionTLS12,
 	}
+	if *useH2 {
+		// secure_serving.go tlsConfig(): "enable HTTP2 for go's 1.7 HTTP Server" (--disable-http2 off)
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+	}
 	if *noServing {
 		cfg.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			// pkg/kubelet/certificate: the certificate manager has no current certificate yet
@@ -478,7 +492,6 @@ func main() {
 		Handler:           mux,
 		TLSConfig:         cfg,
 		ErrorLog:          errorLog,
-		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		ReadHeaderTimeout: 10 * time.Second,
 		ConnState: func(c net.Conn, st http.ConnState) {
 			mu.Lock()
@@ -497,6 +510,13 @@ func main() {
 			}
 		},
 	}
+	alpnNote := "ALPN http/1.1"
+	if *useH2 {
+		alpnNote = "ALPN h2,http/1.1"
+	} else {
+		// HTTP/2 off: a non-nil empty map stops net/http from configuring its HTTP/2 server
+		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fail(err)
@@ -505,10 +525,10 @@ func main() {
 	if *noServing {
 		serving = "none (GetCertificate fails)"
 	}
-	narrate("listening on %s: serving cert %s, ClientAuth RequestClientCert, ClientCAs %q (x509 authenticator: %s%s), MinVersion TLS 1.2, ALPN http/1.1, %d authenticators, -v %d",
+	narrate("listening on %s: serving cert %s, ClientAuth RequestClientCert, ClientCAs %q (x509 authenticator: %s%s), MinVersion TLS 1.2, %s, %d authenticators, -v %d",
 		ln.Addr(), serving, []string(caFiles), caFiles[0],
 		map[bool]string{true: fmt.Sprintf("; request-header: %s", strings.Join(caFiles[1:], ",")), false: ""}[*mode == "apiserver" && len(caFiles) > 1],
-		len(auths), *verbosity)
+		alpnNote, len(auths), *verbosity)
 	if *mode == "apiserver" {
 		emit(klogLine('I', "secure_serving.go", 213, "Serving securely on "+ln.Addr().String()))
 	}
