@@ -377,6 +377,11 @@ fn run_live(
                 col.add(c);
             });
         });
+        // Also between packets (every poll timeout at most): secrets of connections not
+        // followed must not fill the ring buffer while the followed ports are quiet.
+        if let Some(k) = keys.as_mut() {
+            k.poll();
+        }
         if let Err(e) = polled {
             analyzer.warnings.push(Warning {
                 level: Level::Error,
@@ -397,6 +402,10 @@ fn run_live(
             by_count = true;
             break;
         }
+    }
+    if let Some(k) = keys.as_mut() {
+        k.poll();
+        eprintln!("certwire: keys: {}", k.summary());
     }
     let stats = cap.stats();
     let mut report = if by_count {
@@ -481,6 +490,9 @@ struct NoKeys;
 #[cfg(not(target_os = "linux"))]
 impl NoKeys {
     fn poll(&mut self) {}
+    fn summary(&self) -> String {
+        String::new()
+    }
 }
 
 /// The packets of the connections reported since the last call, with their secrets

@@ -1508,10 +1508,13 @@ fn etcd_accepts_and_rejects_etcdctl() {
     etcd.wait_for(&format!("serving client requests on 127.0.0.1:{port}"), 30);
 
     // Discovery: etcd owns the socket (and is named like a component), etcdctl is on the PATH.
+    let evidence = dir.join("etcd-evidence.pcapng");
     let live = match start_live(&[
         "--ports".into(),
         port.to_string(),
         "--keys-from-processes".into(),
+        "--write".into(),
+        ps(&evidence).into(),
     ]) {
         Ok(l) => l,
         Err(why) => return skipped(test, &why),
@@ -1650,7 +1653,8 @@ fn etcd_accepts_and_rejects_etcdctl() {
                 && a["level"] == "fatal"
                 && a["description"] == "bad_certificate"
                 && a["code"] == 42
-                && a["encrypted"] == false),
+                // Sent inside an encrypted record, read with the keys.
+                && a["encrypted"] == true),
             "no decrypted fatal bad_certificate from etcd: {c}"
         );
         assert!(c["http_response"].is_null(), "{c}");
@@ -1658,5 +1662,53 @@ fn etcd_accepts_and_rejects_etcdctl() {
     }
     report.assert_free_of(&[key.as_str(), value.as_str()]);
     drop(etcd);
+
+    // The evidence file shows why the rejected connections failed: etcd (Go, TLS 1.3) sent
+    // its alert under its application traffic secret, which is written for a connection
+    // the server rejected, and only then. tshark reads it from the file alone.
+    if which("tshark").is_some() {
+        let alerts = tshark(
+            &evidence,
+            port,
+            "tls.alert_message.desc == 42",
+            &["tcp.srcport", "tcp.dstport"],
+        );
+        let alerted: BTreeSet<String> = alerts
+            .iter()
+            .filter_map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .map(|p| format!("127.0.0.1:{p}"))
+            })
+            .collect();
+        assert_eq!(
+            alerted, rejected_from,
+            "bad_certificate alerts tshark decrypts from the evidence file"
+        );
+        let labels = dsb_labels(&evidence);
+        eprintln!("    [evidence DSB labels] {labels:?}");
+        assert!(
+            !labels.contains_key("CLIENT_TRAFFIC_SECRET_0"),
+            "a client application secret in the evidence file: {labels:?}"
+        );
+        // A server application secret for each rejected connection, and no other.
+        assert_eq!(
+            labels.get("SERVER_TRAFFIC_SECRET_0").map_or(0, |r| r.len()),
+            rejected_from.len(),
+            "{labels:?}"
+        );
+        let raw = std::fs::read(&evidence).unwrap();
+        for canary in [key.as_bytes(), value.as_bytes()] {
+            assert!(
+                !raw.windows(canary.len()).any(|w| w == canary),
+                "application bytes in the evidence file"
+            );
+        }
+    } else {
+        skipped(
+            test,
+            "tshark not installed: the evidence file's alerts are not checked",
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

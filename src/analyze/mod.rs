@@ -68,8 +68,9 @@ pub struct Analyzer {
     pub read_ahead: bool,
     written: Vec<(Timestamp, Vec<u8>)>,
     /// Client randoms of the connections whose packets are in `written` (their secrets go
-    /// into a pcapng evidence file's Decryption Secrets Block).
-    written_sessions: Vec<[u8; 32]>,
+    /// into a pcapng evidence file's Decryption Secrets Block), and whether the server
+    /// ended the handshake with a fatal alert.
+    written_sessions: Vec<([u8; 32], bool)>,
 }
 
 /// What the per-packet path updates for the input being read.
@@ -353,7 +354,7 @@ impl Analyzer {
         };
         sessions
             .iter()
-            .map(|r| keylog.lines_for(r, application))
+            .map(|(r, rejected)| keylog.lines_for(r, application, *rejected))
             .collect()
     }
 
@@ -665,7 +666,12 @@ impl Analyzer {
                 }
             }
             if self.keep_packets {
-                self.written_sessions.push(ch.random);
+                let rejected = report.handshake == crate::model::Handshake::Failed
+                    && report
+                        .alerts
+                        .iter()
+                        .any(|a| a.from == crate::model::Side::Server && a.level == Some("fatal"));
+                self.written_sessions.push((ch.random, rejected));
             }
         }
         sink(report);

@@ -34,6 +34,8 @@ pub struct Target {
     pub open_path: PathBuf,
     /// What the report calls it: the executable's path as its process sees it.
     pub shown: String,
+    /// The process it was found through, if any.
+    pub pid: Option<u32>,
     /// Why it was chosen.
     pub why: String,
 }
@@ -94,6 +96,7 @@ fn named(n: &str) -> Result<Target, String> {
     Ok(Target {
         shown: abs.display().to_string(),
         open_path: abs,
+        pid: None,
         why: "named".into(),
     })
 }
@@ -104,7 +107,8 @@ fn by_pid(pid: u32, why: String) -> Option<Target> {
     std::fs::metadata(&exe).ok().filter(|m| m.is_file())?;
     Some(Target {
         open_path: exe,
-        shown: format!("{} (pid {pid})", shown.display()),
+        shown: shown.display().to_string(),
+        pid: Some(pid),
         why,
     })
 }
@@ -142,9 +146,11 @@ fn client_tools() -> Vec<Target> {
             let p = d.join(tool);
             if std::fs::metadata(&p).is_ok_and(|m| m.is_file()) {
                 if let Ok(abs) = std::fs::canonicalize(&p) {
+                    out.extend(versioned_siblings(&abs, tool));
                     out.push(Target {
                         shown: abs.display().to_string(),
                         open_path: abs,
+                        pid: None,
                         why: format!("{tool} on the PATH"),
                     });
                 }
@@ -152,6 +158,36 @@ fn client_tools() -> Vec<Target> {
             }
         }
     }
+    out
+}
+
+/// `kubectl.1.31` beside `kubectl`: Google Cloud SDK's kubectl is a dispatcher that runs
+/// the versioned binary matching the server, a different file with its own TLS.
+fn versioned_siblings(tool_path: &Path, tool: &str) -> Vec<Target> {
+    let Some(dir) = tool_path.parent() else {
+        return Vec::new();
+    };
+    let prefix = format!("{tool}.");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Target> = entries
+        .flatten()
+        .filter(|e| {
+            e.file_name().to_str().is_some_and(|n| {
+                n.starts_with(&prefix)
+                    && n[prefix.len()..].starts_with(|c: char| c.is_ascii_digit())
+            })
+        })
+        .filter(|e| std::fs::metadata(e.path()).is_ok_and(|m| m.is_file()))
+        .map(|e| Target {
+            shown: e.path().display().to_string(),
+            open_path: e.path(),
+            pid: None,
+            why: format!("beside {tool} on the PATH"),
+        })
+        .collect();
+    out.sort_by(|a, b| a.shown.cmp(&b.shown));
     out
 }
 
@@ -274,6 +310,7 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(t.len(), 1);
-        assert!(t[0].shown.contains("pid"));
+        assert_eq!(t[0].pid, Some(std::process::id()));
+        assert!(!t[0].shown.contains("pid"));
     }
 }

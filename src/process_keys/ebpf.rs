@@ -20,9 +20,10 @@ const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2400;
 const PERF_EVENT_IOC_SET_BPF: libc::c_ulong = 0x4004_2408;
 
 /// Ring buffer size: a power of two, a multiple of the page size. 176 bytes per secret
-/// (event and header): about 1,400 secrets, a few hundred handshakes, waiting to be read.
-/// certwire reads it before every packet; a burst beyond it is counted as lost.
-pub const RING_BYTES: usize = 256 * 1024;
+/// (event and header): about 5,900 secrets, some 700 handshakes (8 secrets each, both
+/// ends probed), waiting to be read. certwire reads it before every packet and every
+/// 200 ms; a burst beyond it loses secrets (bpf_ringbuf_output fails in the program).
+pub const RING_BYTES: usize = 1024 * 1024;
 
 /// `union bpf_attr` for BPF_MAP_CREATE (the fields used; the rest zero).
 #[repr(C)]

@@ -68,7 +68,8 @@ mod linux {
                 .collect();
             for t in targets {
                 let result = keys.attach(&t);
-                lines.push(format!("{} ({}): {result}", t.shown, t.why));
+                let pid = t.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+                lines.push(format!("{}{pid} ({}): {result}", t.shown, t.why));
             }
             if keys.binaries.is_empty() {
                 lines.push("no Go executable was probed: TLS 1.3 handshakes stay encrypted unless a key log is given".into());
@@ -114,6 +115,20 @@ mod linux {
                 }
                 Err(e) => format!("kernel refused: {e}"),
             }
+        }
+
+        /// One line for the end of a capture.
+        pub fn summary(&self) -> String {
+            format!(
+                "{} secret(s) taken from {} probed executable(s){}; the probes are removed",
+                self.secrets,
+                self.binaries.len(),
+                if self.dropped > 0 {
+                    format!(", {} probe event(s) were not TLS secrets", self.dropped)
+                } else {
+                    String::new()
+                }
+            )
         }
 
         /// How many executables are probed.

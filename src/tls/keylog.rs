@@ -145,8 +145,13 @@ impl KeyLog {
 
     /// The NSS key log lines of one session: its handshake secrets, and with
     /// `application` its traffic secrets and TLS 1.2 master secret too. Used only to write
-    /// the Decryption Secrets Block of a `--write` evidence file.
-    pub fn lines_for(&self, random: &[u8; 32], application: bool) -> String {
+    /// the Decryption Secrets Block of a `--write` evidence file. `server_rejected`: the
+    /// server ended the handshake with a fatal alert, which a TLS 1.3 server sends under
+    /// its application traffic secret once its Finished is out: that one secret is
+    /// written too, so the evidence shows the alert. It opens nothing else: a server that
+    /// rejects the handshake sends no application data (the client's secret, which would
+    /// open a request the client sent early, stays out).
+    pub fn lines_for(&self, random: &[u8; 32], application: bool, server_rejected: bool) -> String {
         let Some(s) = self.get(random) else {
             return String::new();
         };
@@ -161,7 +166,11 @@ impl KeyLog {
         line("SERVER_HANDSHAKE_TRAFFIC_SECRET", &s.server_handshake);
         if application {
             line("CLIENT_TRAFFIC_SECRET_0", &s.client_traffic_0);
+        }
+        if application || server_rejected {
             line("SERVER_TRAFFIC_SECRET_0", &s.server_traffic_0);
+        }
+        if application {
             line("CLIENT_RANDOM", &s.master);
         }
         out
@@ -285,13 +294,23 @@ mod tests {
         assert_eq!(s.client_traffic_0.as_deref(), Some(&[4u8; 32][..]));
         assert_eq!(s.sources, vec![KeySource::KeylogFile, KeySource::Pcapng]);
         // Only the handshake secrets are written unless application ones are asked for.
-        let lines = k.lines_for(&[0xcd; 32], false);
+        let lines = k.lines_for(&[0xcd; 32], false, false);
         assert_eq!(lines.lines().count(), 2);
         assert!(
             lines.contains("SERVER_HANDSHAKE_TRAFFIC_SECRET")
                 && !lines.contains("TRAFFIC_SECRET_0")
         );
-        assert_eq!(k.lines_for(&[0xcd; 32], true).lines().count(), 3);
+        assert_eq!(k.lines_for(&[0xcd; 32], true, false).lines().count(), 3);
+        // A rejected handshake: the server's application secret too (the alert is under
+        // it), never the client's.
+        k.add_text(
+            &format!("SERVER_TRAFFIC_SECRET_0 {r} {}\n", "05".repeat(32)),
+            KeySource::Pcapng,
+        );
+        let rejected = k.lines_for(&[0xcd; 32], false, true);
+        assert!(rejected.contains("SERVER_TRAFFIC_SECRET_0"));
+        assert!(!rejected.contains("CLIENT_TRAFFIC_SECRET_0"));
+        assert_eq!(rejected.lines().count(), 3);
         // A snapshot for another thread keeps what it was given.
         let old = other_thread.get(&[0xcd; 32]).unwrap();
         assert_eq!(old.server_handshake.as_deref(), Some(&[2u8; 32][..]));
