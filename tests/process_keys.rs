@@ -1712,3 +1712,133 @@ fn etcd_accepts_and_rejects_etcdctl() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Names of the BPF programs loaded in the kernel right now (bpf(2): PROG_GET_NEXT_ID,
+/// PROG_GET_FD_BY_ID, OBJ_GET_INFO_BY_FD; what `bpftool prog list` does).
+fn loaded_bpf_programs() -> Vec<String> {
+    #[repr(C)]
+    struct NextId {
+        start_id: u32,
+        next_id: u32,
+        open_flags: u32,
+    }
+    #[repr(C)]
+    struct Info {
+        bpf_fd: u32,
+        info_len: u32,
+        info: u64,
+    }
+    let bpf = |cmd: i64, attr: *mut u8, size: usize| unsafe {
+        libc::syscall(libc::SYS_bpf, cmd, attr, size) as i64
+    };
+    let mut names = Vec::new();
+    let mut id = 0u32;
+    loop {
+        let mut a = NextId {
+            start_id: id,
+            next_id: 0,
+            open_flags: 0,
+        };
+        if bpf(
+            11,
+            &mut a as *mut NextId as *mut u8,
+            std::mem::size_of::<NextId>(),
+        ) != 0
+        {
+            break;
+        }
+        id = a.next_id;
+        let mut by_id = NextId {
+            start_id: id,
+            next_id: 0,
+            open_flags: 0,
+        };
+        let fd = bpf(
+            13,
+            &mut by_id as *mut NextId as *mut u8,
+            std::mem::size_of::<NextId>(),
+        );
+        if fd < 0 {
+            continue;
+        }
+        // struct bpf_prog_info: name[16] at offset 64.
+        let mut info = [0u8; 256];
+        let mut attr = Info {
+            bpf_fd: fd as u32,
+            info_len: info.len() as u32,
+            info: info.as_mut_ptr() as u64,
+        };
+        if bpf(
+            15,
+            &mut attr as *mut Info as *mut u8,
+            std::mem::size_of::<Info>(),
+        ) == 0
+        {
+            let name = &info[64..80];
+            let end = name.iter().position(|&b| b == 0).unwrap_or(16);
+            names.push(String::from_utf8_lossy(&name[..end]).into_owned());
+        }
+        unsafe { libc::close(fd as i32) };
+    }
+    names
+}
+
+fn certwire_programs() -> usize {
+    loaded_bpf_programs()
+        .iter()
+        .filter(|n| *n == "certwire_keys")
+        .count()
+}
+
+/// The uprobes are file descriptors of certwire's: whether it stops on SIGINT or SIGTERM or
+/// is killed with SIGKILL, no program of it stays in the kernel (a stale uprobe would go on
+/// costing every handshake of the probed program).
+#[test]
+fn probes_are_removed_however_certwire_ends() {
+    let test = "probes_are_removed_however_certwire_ends";
+    let _lo = serial();
+    if let Some(why) = cannot_run(&[]) {
+        return skipped(test, &why);
+    }
+    let bins = match go_bins() {
+        Ok(b) => b,
+        Err(why) => return skipped(test, &why),
+    };
+    let client = bins.path("goclient", Variant::Normal);
+    assert_eq!(
+        certwire_programs(),
+        0,
+        "programs of an earlier certwire are still loaded"
+    );
+    for signal in ["INT", "TERM", "KILL"] {
+        let live = match start_live(&[
+            "--ports".into(),
+            "26470".into(),
+            "--keys-from".into(),
+            ps(&client).into(),
+        ]) {
+            Ok(l) => l,
+            Err(why) => return skipped(test, &why),
+        };
+        live.assert_attached(&client);
+        assert_eq!(certwire_programs(), 1, "one program per probed executable");
+        let mut live = live;
+        assert!(Command::new("kill")
+            .args([&format!("-{signal}"), &live.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        let status = live.child.wait().unwrap();
+        eprintln!("    [certwire after SIG{signal}: {status:?}]");
+        // The kernel frees programs after an RCU grace period.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while certwire_programs() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(
+            certwire_programs(),
+            0,
+            "a program left loaded after SIG{signal}"
+        );
+    }
+}
