@@ -131,3 +131,51 @@ fn installed_go_programs_are_found_or_refused_with_a_reason() {
         eprintln!("SKIPPED: no installed Go program (etcd, kubectl) to check");
     }
 }
+
+/// A root tool reads whatever executable a container holds: a planted one with a crafted
+/// function table must give an error, never a panic or a runaway walk. Bytes flipped in
+/// the ELF header, the section headers and Go's function table of a real stripped build.
+#[test]
+fn damaged_executables_give_errors_not_panics() {
+    if !go() {
+        eprintln!("SKIPPED: no `go` on PATH (install Debian's golang-go)");
+        return;
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gosym");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = build(&dir, "goclient-static-stripped", &["-ldflags=-s -w"]);
+    let original = std::fs::read(&bin).unwrap();
+    let table = original
+        .windows(8)
+        .position(|w| {
+            matches!(w[..4], [0xf0 | 0xf1 | 0xfa, 0xff, 0xff, 0xff]) && w[4..] == [0, 0, 1, 8]
+        })
+        .expect("a .gopclntab header");
+    let shoff = u64::from_le_bytes(original[0x28..0x30].try_into().unwrap()) as usize;
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut ok, mut errors) = (0, 0);
+    for round in 0..600 {
+        let mut data = original.clone();
+        let (start, len) = match round % 3 {
+            0 => (0, 64),                     // ELF header
+            1 => (shoff, data.len() - shoff), // section headers
+            _ => (table, 64 * 1024),          // pclntab header, functab, _funcs
+        };
+        for _ in 0..1 + next() % 8 {
+            let i = start + (next() as usize) % len;
+            data[i] ^= 1 << (next() % 8);
+        }
+        match gosym::locate(&data, FUNCTION) {
+            Ok(_) => ok += 1,
+            Err(_) => errors += 1,
+        }
+    }
+    eprintln!("damaged executables: {ok} still located, {errors} refused with an error");
+    assert!(errors > 0, "no mutation was noticed");
+}

@@ -23,7 +23,7 @@ pub struct GoFunction {
     pub go_version: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum LocateError {
     #[error("not an ELF executable ({0})")]
     NotElf(String),
@@ -37,6 +37,8 @@ pub enum LocateError {
     SymbolNotFound,
     #[error("the Go function table is malformed: {0}")]
     Malformed(&'static str),
+    #[error("the bytes at file offset 0x{0:x} are not the start of a Go function (no stack-bound check): no probe is placed there")]
+    NoPrologue(u64),
 }
 
 /// Find `name` (a Go symbol name such as `crypto/tls.(*Config).writeKeyLog`) in `data`,
@@ -72,12 +74,31 @@ pub fn locate(data: &[u8], name: &str) -> Result<GoFunction, LocateError> {
     let file_offset = file_offset(&elf, address).ok_or(LocateError::Malformed(
         "the function's address is in no section of the file",
     ))?;
+    // A uprobe in the middle of an instruction would corrupt the probed program: the
+    // address must open with Go's stack-bound check.
+    let start = usize::try_from(file_offset).ok();
+    let code = start.and_then(|s| data.get(s..s.checked_add(16)?));
+    if !code.is_some_and(go_prologue) {
+        return Err(LocateError::NoPrologue(file_offset));
+    }
     Ok(GoFunction {
         address,
         file_offset,
         found_in,
         go_version,
     })
+}
+
+/// Go ≥ 1.17 on amd64 opens every function that may grow its stack with a comparison of
+/// the stack pointer against the goroutine's bound, `g.stackguard0` at 16(R14):
+/// `cmp 0x10(%r14),%rsp` (49 3b 66 10), or for large frames `lea -N(%rsp),%r12` then
+/// `cmp 0x10(%r14),%r12` (4d 3b 66 10). writeKeyLog is such a function.
+fn go_prologue(code: &[u8]) -> bool {
+    code.starts_with(&[0x49, 0x3b, 0x66, 0x10])
+        || (code.starts_with(&[0x4c, 0x8d, 0x64, 0x24])
+            && code[5..].starts_with(&[0x4d, 0x3b, 0x66, 0x10]))
+        || (code.starts_with(&[0x4c, 0x8d, 0xa4, 0x24])
+            && code[8..].starts_with(&[0x4d, 0x3b, 0x66, 0x10]))
 }
 
 fn symtab_address(elf: &ElfFile64<'_, object::Endianness>, name: &str) -> Option<u64> {
@@ -91,7 +112,7 @@ fn file_offset(elf: &ElfFile64<'_, object::Endianness>, address: u64) -> Option<
     elf.sections().find_map(|s| {
         let (start, size) = s.file_range()?;
         let rel = address.checked_sub(s.address())?;
-        (rel < size).then_some(start + rel)
+        (rel < size).then(|| start.checked_add(rel)).flatten()
     })
 }
 
@@ -194,7 +215,7 @@ fn find_pclntab<'d>(elf: &ElfFile64<'d, object::Endianness>) -> Option<(u64, &'d
         }
         let Ok(data) = s.data() else { continue };
         if let Some(off) = find_header(data) {
-            return Some((s.address() + off as u64, &data[off..]));
+            return Some((s.address().wrapping_add(off as u64), &data[off..]));
         }
     }
     None
@@ -247,7 +268,7 @@ impl<'d> Pclntab<'d> {
                 let mut text = word(2)?;
                 if text == 0 {
                     // PIE: the field is filled by a dynamic relocation at load time.
-                    text = relocated_value(elf, address + 8 + 16).unwrap_or(0);
+                    text = relocated_value(elf, address.wrapping_add(8 + 16)).unwrap_or(0);
                 }
                 if text == 0 {
                     text = elf
@@ -297,23 +318,34 @@ impl<'d> Pclntab<'d> {
 
     /// The entry address of `name`, by walking every function (the table is sorted by
     /// address, not by name).
+    /// Every offset comes from the file: checked arithmetic throughout, and the walk
+    /// stops at the first entry out of bounds (a planted executable in a container must
+    /// not crash a root tool).
     fn find(&self, name: &str) -> Result<Option<u64>, LocateError> {
         let entry_size = if self.new_format { 8 } else { 16 };
+        let bad = LocateError::Malformed("function table offset out of range");
         for i in 0..self.nfunc {
-            let at = self.pcln + i * entry_size;
+            let at = i
+                .checked_mul(entry_size)
+                .and_then(|o| o.checked_add(self.pcln))
+                .ok_or(LocateError::Malformed("function table offset out of range"))?;
             let func_off = if self.new_format {
-                self.u32_at(at + 4)? as usize
+                self.u32_at(at.checked_add(4).ok_or(bad.clone())?)? as usize
             } else {
-                self.u64_at(at + 8)? as usize
+                usize::try_from(self.u64_at(at.checked_add(8).ok_or(bad.clone())?)?)
+                    .map_err(|_| bad.clone())?
             };
-            let func = self.pcln + func_off;
+            let func = self.pcln.checked_add(func_off).ok_or(bad.clone())?;
             let (entry, name_off) = if self.new_format {
                 (
-                    self.text_start + u64::from(self.u32_at(func)?),
-                    self.u32_at(func + 4)?,
+                    self.text_start.wrapping_add(u64::from(self.u32_at(func)?)),
+                    self.u32_at(func.checked_add(4).ok_or(bad.clone())?)?,
                 )
             } else {
-                (self.u64_at(func)?, self.u32_at(func + 8)?)
+                (
+                    self.u64_at(func)?,
+                    self.u32_at(func.checked_add(8).ok_or(bad.clone())?)?,
+                )
             };
             if self.name_at(name_off as usize) == Some(name.as_bytes()) {
                 if entry == 0 {
@@ -364,6 +396,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn go_prologues_are_recognised() {
+        // kubectl 1.23's writeKeyLog and a small-frame function.
+        assert!(go_prologue(&[
+            0x4c, 0x8d, 0x64, 0x24, 0xf8, 0x4d, 0x3b, 0x66, 0x10, 0x0f, 0x86, 0, 0, 0, 0, 0
+        ]));
+        assert!(go_prologue(&[
+            0x49, 0x3b, 0x66, 0x10, 0x76, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+        ]));
+        // A large frame: lea -0x1000(%rsp),%r12 (disp32).
+        assert!(go_prologue(&[
+            0x4c, 0x8d, 0xa4, 0x24, 0x00, 0xf0, 0xff, 0xff, 0x4d, 0x3b, 0x66, 0x10, 0, 0, 0, 0
+        ]));
+        // The middle of a function (a call), and int3 padding.
+        assert!(!go_prologue(&[
+            0xe8, 0x5b, 0x80, 0xd6, 0xff, 0x84, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+        ]));
+        assert!(!go_prologue(&[0xcc; 16]));
     }
 
     #[test]
