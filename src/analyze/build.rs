@@ -166,29 +166,48 @@ pub fn build(
             client: f.encrypted_records[client].clone(),
             server: f.encrypted_records[server].clone(),
         }),
-        inference: flights.map(|flights| {
-            let mut size_checks = Vec::new();
-            if let Some(inv) = inv {
-                for (side, is_server) in [(Side::Server, true), (Side::Client, false)] {
-                    if let Some(len) = flights.certificate_length(is_server) {
-                        size_checks.push(crate::correlate::size_check(inv, side, len));
-                    }
-                }
-            }
-            Inference {
-                flights,
-                size_checks,
-            }
-        }),
+        inference: flights.map(|flights| inference(flights, inv)),
         outcome_reason,
         findings: Vec::new(),
         verdict: String::new(),
         notes: notes(f, &stats),
     };
+    let chains = [chain_ders(0), chain_ders(1)];
+    judge(&mut report, flow, client, chains, inv);
+    report
+}
+
+/// TLS 1.3 without keys: the flights the record lengths show, and which local chains fit
+/// the Certificate messages' lengths.
+fn inference(flights: crate::tls::infer::FlightInference, inv: Option<&Inventory>) -> Inference {
+    let mut size_checks = Vec::new();
+    if let Some(inv) = inv {
+        for (side, is_server) in [(Side::Server, true), (Side::Client, false)] {
+            if let Some(len) = flights.certificate_length(is_server) {
+                size_checks.push(crate::correlate::size_check(inv, side, len));
+            }
+        }
+    }
+    Inference {
+        flights,
+        size_checks,
+    }
+}
+
+/// The findings and the verdict, from the report and the chains as presented.
+fn judge(
+    report: &mut ConnectionReport,
+    flow: &Flow,
+    client: usize,
+    chains: [Option<&Vec<Vec<u8>>>; 2],
+    inv: Option<&Inventory>,
+) {
+    let f = &flow.tls.facts;
+    let server = 1 - client;
     let ctx = crate::diagnose::Context {
-        conn: &report,
-        client_chain: chain_ders(client).map(|v| v.as_slice()),
-        server_chain: chain_ders(server).map(|v| v.as_slice()),
+        conn: report,
+        client_chain: chains[client].map(|v| v.as_slice()),
+        server_chain: chains[server].map(|v| v.as_slice()),
         inventory: inv,
         capture_time: flow.first_seen.secs,
         // What the client dialed: through a proxy, the target it named.
@@ -200,12 +219,11 @@ pub fn build(
             .and_then(|(host, _)| host.trim_matches(|c| c == '[' || c == ']').parse().ok())
             .unwrap_or(flow.endpoints[server].ip()),
         client_flight_seen: f.ccs[client] || f.finished[client] || f.certificates[client].is_some(),
-        client_hello_seen: ch.is_some(),
+        client_hello_seen: f.client_hello.is_some(),
     };
     let findings = crate::diagnose::diagnose(&ctx);
-    report.verdict = crate::diagnose::verdict(&report, &findings);
+    report.verdict = crate::diagnose::verdict(report, &findings);
     report.findings = findings;
-    report
 }
 
 /// Local certificates the sides could have presented but did not; only where the capture

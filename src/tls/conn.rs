@@ -379,6 +379,50 @@ impl TlsConnection {
     }
 }
 
+/// An application data record: in TLS 1.3 the encrypted handshake (counted for what its
+/// lengths tell, and opened with keys); in TLS ≤ 1.2 data after the handshake.
+fn on_application_data(
+    facts: &mut TlsFacts,
+    dir: &mut DirState,
+    keys: Keys<'_>,
+    held: &mut Held,
+    d: usize,
+    version: u16,
+    payload: &[u8],
+) {
+    if !facts.tls13() {
+        // Application data is only sent encrypted: this direction is past its
+        // ChangeCipherSpec even if the capture lost it.
+        facts.app_data[d] = true;
+        facts.ccs[d] = true;
+        if facts.finished[0] && facts.finished[1] {
+            facts.records_after_completion += 1;
+        }
+        tls12_app_data(facts, dir, d, version, payload);
+        return;
+    }
+    let c = facts.client_dir.unwrap_or(0);
+    let client_flight_started = facts.encrypted_record_count[c] > 0;
+    facts.encrypted_record_count[d] += 1;
+    if facts.encrypted_records[d].len() < MAX_ENCRYPTED_RECORDS {
+        facts.encrypted_records[d].push(payload.len() as u16);
+    }
+    if facts.server_reacted {
+        facts.records_after_reaction += 1;
+    } else if client_flight_started && d != c {
+        facts.server_reacted = true;
+    }
+    let len = payload.len();
+    let header = [
+        record::CT_APPLICATION_DATA,
+        (version >> 8) as u8,
+        version as u8,
+        (len >> 8) as u8,
+        len as u8,
+    ];
+    decrypt_record(facts, dir, keys, held, d, &header, payload);
+}
+
 /// The key store, and whether to wait for keys that are not there yet.
 #[derive(Clone, Copy)]
 struct Keys<'a> {
@@ -439,30 +483,7 @@ fn on_record(
                 });
             }
             record::CT_APPLICATION_DATA => {
-                if facts.tls13() {
-                    let c = facts.client_dir.unwrap_or(0);
-                    let client_flight_started = facts.encrypted_record_count[c] > 0;
-                    facts.encrypted_record_count[d] += 1;
-                    if facts.encrypted_records[d].len() < MAX_ENCRYPTED_RECORDS {
-                        facts.encrypted_records[d].push(payload.len() as u16);
-                    }
-                    if facts.server_reacted {
-                        facts.records_after_reaction += 1;
-                    } else if client_flight_started && d != c {
-                        facts.server_reacted = true;
-                    }
-                    let header = [content_type, (version >> 8) as u8, version as u8, (payload.len() >> 8) as u8, payload.len() as u8];
-                    decrypt_record(facts, dir, keys, held, d, &header, payload);
-                } else {
-                    // Application data is only sent encrypted: this direction is past its
-                    // ChangeCipherSpec even if the capture lost it.
-                    facts.app_data[d] = true;
-                    facts.ccs[d] = true;
-                    if facts.finished[0] && facts.finished[1] {
-                        facts.records_after_completion += 1;
-                    }
-                    tls12_app_data(facts, dir, d, version, payload);
-                }
+                on_application_data(facts, dir, keys, held, d, version, payload)
             }
             _ => {}
         },

@@ -1,15 +1,15 @@
 //! `certwire analyze`: inputs (files, stdin, or a live interface) through the analyzer,
 //! reports to the chosen renderer.
 
+mod live;
+
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::atomic::Ordering;
 
 use crate::analyze::{Analyzer, Options};
 use crate::cli::{exit, AnalyzeArgs, FailOn};
 use crate::error::OutputError;
-use crate::evidence::Evidence;
 use crate::local::{self, Inventory, ScanOptions};
 use crate::model::{
     ConnectionReport, InputReport, Level, LocalReport, Meta, Report, Summary, Warning,
@@ -18,8 +18,6 @@ use crate::output;
 use crate::report::spool::Spool;
 use crate::report::{html, json, markdown, table, Format};
 use crate::source::live::{LiveCapture, LiveOptions};
-use crate::source::Packet;
-use crate::wire::linktype;
 
 /// Where connection reports go as they are decided: written at once when streaming
 /// (JSON Lines, the table of a pipe or a live capture), else rendered into the spool,
@@ -148,7 +146,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
     };
     let mut inputs = Vec::new();
     match live {
-        Some(cap) => inputs.push(run_live(args, cap, &mut analyzer, &mut col)?),
+        Some(cap) => inputs.push(live::run(args, cap, &mut analyzer, &mut col)?),
         None if !col.streaming
             && args.inputs.len() > 1
             && !args.inputs.iter().any(|i| i == "-") =>
@@ -286,229 +284,6 @@ fn analyze_parallel(
         .into_iter()
         .flatten()
         .collect()
-}
-
-/// Set by SIGINT/SIGTERM: the live loop stops and the summary is printed.
-static STOP: AtomicBool = AtomicBool::new(false);
-
-#[cfg(target_os = "linux")]
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-fn install_signal_handlers() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-    }
-}
-
-/// Capture until Ctrl-C / SIGTERM, --duration or --count; report as handshakes finish.
-fn run_live(
-    args: &AnalyzeArgs,
-    mut cap: LiveCapture,
-    analyzer: &mut Analyzer,
-    col: &mut Collector<'_>,
-) -> Result<InputReport, OutputError> {
-    let interface = args.live.clone().unwrap_or_default();
-    let name = format!("live:{interface}");
-    let mut writer = match &args.write {
-        Some(path) => Some(Evidence::create(path, crate::source::live::SNAPLEN as u32)?),
-        None => None,
-    };
-    analyzer.keep_packets = writer.is_some();
-    if let (Some(w), true) = (&writer, args.write_application_secrets) {
-        eprintln!(
-            "certwire: {}",
-            if w.takes_secrets() {
-                "warning: --write-application-secrets: the evidence file will hold application secrets; whoever has it can read the traffic (tokens, request bodies)"
-            } else {
-                "--write-application-secrets: ignored, secrets go only into a .pcapng evidence file"
-            }
-        );
-    }
-    let mut keys = start_process_keys(args, analyzer);
-    // Everything that needed privileges is open: the socket, the report and --write files,
-    // the node's files and key logs, the uprobes. Root and capabilities are given up for
-    // the capture.
-    for line in crate::source::live::drop_privileges().lines() {
-        eprintln!("certwire: {line}");
-    }
-    install_signal_handlers();
-    let ports: Vec<String> = args.ports.iter().map(|p| p.to_string()).collect();
-    eprintln!(
-        "certwire: capturing on {interface} ({}); Ctrl-C to stop",
-        if args.any_port {
-            "TLS on any port".to_string()
-        } else {
-            format!("ports {}", ports.join(","))
-        }
-    );
-    let started = Instant::now();
-    let mut run = analyzer.begin(&name);
-    let mut number = 0u64;
-    let mut reported = 0u64;
-    let mut by_count = false;
-    let mut received = 0u64;
-    while !STOP.load(Ordering::SeqCst) {
-        if args.duration.is_some_and(|d| started.elapsed() >= d) {
-            break;
-        }
-        let polled = cap.poll(200, &mut |ts, data, orig_len| {
-            // Secrets are derived before the records they protect are sent: read them
-            // before each packet.
-            if let Some(k) = keys.as_mut() {
-                k.poll();
-            }
-            number += 1;
-            let p = Packet {
-                number,
-                ts,
-                linktype: linktype::RAW,
-                data,
-                orig_len,
-                offset: received,
-            };
-            received += data.len() as u64;
-            analyzer.feed(&mut run, &p, &mut |c| {
-                reported += 1;
-                col.add(c);
-            });
-        });
-        // Also between packets (every poll timeout at most): secrets of connections not
-        // followed must not fill the ring buffer while the followed ports are quiet.
-        if let Some(k) = keys.as_mut() {
-            k.poll();
-        }
-        if let Err(e) = polled {
-            analyzer.warnings.push(Warning {
-                level: Level::Error,
-                input: name.clone(),
-                packet: Some(number),
-                offset: None,
-                message: e.to_string(),
-            });
-            break;
-        }
-        if let Some(w) = writer.as_mut() {
-            write_evidence(w, analyzer, args.write_application_secrets)?;
-        }
-        if let Some(e) = col.error.take() {
-            return Err(e);
-        }
-        if args.count.is_some_and(|n| reported >= n) {
-            by_count = true;
-            break;
-        }
-    }
-    if let Some(k) = keys.as_mut() {
-        k.poll();
-        eprintln!("certwire: keys: {}", k.summary());
-    }
-    let stats = cap.stats();
-    let mut report = if by_count {
-        // Stopped by count: handshakes still under way are not reported (they would
-        // exceed the count); they are counted in the summary's warnings.
-        let mut r = run.report_mut().clone();
-        r.path = name.clone();
-        r
-    } else {
-        analyzer.end(run, &mut |c| col.add(c))
-    };
-    if let Some(w) = writer.as_mut() {
-        write_evidence(w, analyzer, args.write_application_secrets)?;
-        w.flush()?;
-    }
-    report.packets = number;
-    report.link_types = vec![linktype::name(linktype::RAW)];
-    report.kernel_packets = Some(stats.kernel_packets);
-    report.kernel_drops = Some(stats.kernel_drops);
-    if stats.kernel_drops > 0 {
-        analyzer.warnings.push(Warning {
-            level: Level::Warning,
-            input: name,
-            packet: None,
-            offset: None,
-            message: format!(
-                "the kernel dropped {} packet(s) that certwire did not read in time: handshakes may be reported incomplete",
-                stats.kernel_drops
-            ),
-        });
-    }
-    Ok(report)
-}
-
-/// `--keys-from-processes` / `--keys-from`: probe the Go executables before privileges are
-/// dropped. Each executable's result goes to stderr; a kernel that cannot run probes is a
-/// warning, and the capture goes on without them.
-#[cfg(target_os = "linux")]
-fn start_process_keys(
-    args: &AnalyzeArgs,
-    analyzer: &mut Analyzer,
-) -> Option<crate::process_keys::ProcessKeys> {
-    if !args.keys_from_processes && args.keys_from.is_empty() {
-        return None;
-    }
-    let wanted = crate::process_keys::discover::Wanted {
-        named: args.keys_from.clone(),
-        discover: args.keys_from_processes,
-        ports: args.ports.clone(),
-    };
-    let store = analyzer.wait_for_process_keys();
-    match crate::process_keys::ProcessKeys::start(&wanted, store) {
-        Ok((keys, lines)) => {
-            for line in lines {
-                eprintln!("certwire: keys: {line}");
-            }
-            Some(keys)
-        }
-        Err(e) => {
-            let message = format!("TLS secrets cannot be taken from processes: {e}");
-            eprintln!("certwire: keys: {message}");
-            analyzer.warnings.push(Warning {
-                level: Level::Warning,
-                input: format!("live:{}", args.live.as_deref().unwrap_or_default()),
-                packet: None,
-                offset: None,
-                message,
-            });
-            None
-        }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn start_process_keys(_: &AnalyzeArgs, _: &mut Analyzer) -> Option<NoKeys> {
-    None
-}
-
-#[cfg(not(target_os = "linux"))]
-struct NoKeys;
-
-#[cfg(not(target_os = "linux"))]
-impl NoKeys {
-    fn poll(&mut self) {}
-    fn summary(&self) -> String {
-        String::new()
-    }
-}
-
-/// The packets of the connections reported since the last call, with their secrets
-/// before them in a pcapng.
-fn write_evidence(
-    w: &mut Evidence,
-    analyzer: &mut Analyzer,
-    application: bool,
-) -> Result<(), OutputError> {
-    let secrets = analyzer.take_written_secrets(application);
-    let secrets = if w.takes_secrets() {
-        secrets
-    } else {
-        String::new()
-    };
-    w.write(&secrets, &analyzer.take_written())
 }
 
 /// A key log without a single line certwire can use (a private key or /etc/shadow given
