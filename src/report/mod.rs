@@ -2,6 +2,7 @@
 //! the analysis decided ([`crate::model`], with [`crate::diagnose`]'s findings and
 //! [`crate::correlate`]'s matches); nothing upstream imports this module.
 
+pub mod diagram;
 pub mod html;
 pub mod json;
 pub mod markdown;
