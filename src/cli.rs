@@ -125,6 +125,19 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "FILE")]
     pub keylog: Vec<PathBuf>,
 
+    /// Write every distinct presented certificate (both sides, whole chains) as PEM to
+    /// DIR/certs/<role>_<subject>_<sha256 prefix>.pem, and each connection's chains, leaf
+    /// first as sent, to DIR/chains/<id>-client.pem and <id>-server.pem (<id> as in the
+    /// report): for `openssl verify -CAfile ca.crt -untrusted DIR/chains/1-client.pem
+    /// DIR/chains/1-client.pem`. DIR is created if missing; a symlink is refused.
+    #[arg(long, value_name = "DIR")]
+    pub export_certs: Option<PathBuf>,
+
+    /// JSON and JSON Lines: add `der_base64`, the DER of each presented certificate in
+    /// base64, to every certificate object.
+    #[arg(long)]
+    pub include_der: bool,
+
     /// Exit with status 4 when a finding of this severity (or a more severe one) exists.
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<FailOn>,

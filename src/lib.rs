@@ -13,6 +13,7 @@ pub mod correlate;
 pub mod diagnose;
 pub mod error;
 pub mod evidence;
+pub mod export;
 pub mod flow;
 pub mod local;
 pub mod model;

@@ -56,6 +56,13 @@ pub struct PresentedCert {
     pub cert: Arc<CertSummary>,
     /// Local locations of this certificate, strongest match first; `[]` when none.
     pub local_files: Vec<LocalMatch>,
+    /// The DER as it was on the wire, shared with the certificate cache (repeated
+    /// certificates cost nothing); never serialized itself (`--export-certs` writes it).
+    #[serde(skip)]
+    pub der: Arc<[u8]>,
+    /// `--include-der`: the DER in standard base64; absent from the JSON otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub der_base64: Option<String>,
 }
 
 impl std::ops::Deref for PresentedCert {

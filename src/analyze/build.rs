@@ -61,12 +61,17 @@ pub fn build(
         chain_ders(d).map(|ders| {
             ders.iter()
                 .enumerate()
-                .map(|(i, der)| PresentedCert {
-                    cert: cache.get(der),
-                    local_files: match (inv, keys.as_ref().and_then(|k| k[i].as_ref())) {
-                        (Some(inv), Some(k)) => correlate::local_matches(inv, k),
-                        _ => Vec::new(),
-                    },
+                .map(|(i, der)| {
+                    let (cert, der) = cache.get_with_der(der);
+                    PresentedCert {
+                        cert,
+                        local_files: match (inv, keys.as_ref().and_then(|k| k[i].as_ref())) {
+                            (Some(inv), Some(k)) => correlate::local_matches(inv, k),
+                            _ => Vec::new(),
+                        },
+                        der,
+                        der_base64: None,
+                    }
                 })
                 .collect::<Vec<_>>()
         })

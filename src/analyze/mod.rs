@@ -66,6 +66,8 @@ pub struct Analyzer {
     pub progress: bool,
     /// Read each input on a second thread while this one parses (off with --threads 1).
     pub read_ahead: bool,
+    /// `--include-der`: every presented certificate carries its DER in base64.
+    pub include_der: bool,
     written: Vec<(Timestamp, Vec<u8>)>,
     /// Client randoms of the connections whose packets are in `written` (their secrets go
     /// into a pcapng evidence file's Decryption Secrets Block), and whether the server
@@ -111,6 +113,7 @@ impl Analyzer {
             written_sessions: Vec::new(),
             progress: false,
             read_ahead: true,
+            include_der: false,
         }
     }
 
@@ -132,6 +135,7 @@ impl Analyzer {
             written_sessions: Vec::new(),
             progress: false,
             read_ahead: self.read_ahead,
+            include_der: self.include_der,
         }
     }
 
@@ -658,6 +662,9 @@ impl Analyzer {
             &mut self.cache,
             self.inventory.as_deref(),
         );
+        if self.include_der {
+            crate::export::add_der_base64(&mut report);
+        }
         let f = &flow.tls.facts;
         if let (Some(keylog), Some(ch)) = (&self.keylog, &f.client_hello) {
             if f.decrypted[0] || f.decrypted[1] || f.tls12_decrypting {

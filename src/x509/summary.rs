@@ -297,7 +297,8 @@ pub struct CertCache {
 }
 
 struct CacheEntry {
-    der: Box<[u8]>,
+    /// Shared with the reports that present it (`PresentedCert::der`).
+    der: Arc<[u8]>,
     summary: Arc<CertSummary>,
     keys: Option<Option<super::CertKeys>>,
 }
@@ -343,6 +344,16 @@ impl CertCache {
             return Arc::new(summarize(der));
         }
         self.entry(der).summary.clone()
+    }
+
+    /// The summary and the DER itself, both shared: a certificate repeated in every
+    /// handshake is held once (an outsize blob is copied, not kept).
+    pub fn get_with_der(&mut self, der: &[u8]) -> (Arc<CertSummary>, Arc<[u8]>) {
+        if der.len() > MAX_CACHED_DER {
+            return (Arc::new(summarize(der)), Arc::from(der));
+        }
+        let e = self.entry(der);
+        (e.summary.clone(), e.der.clone())
     }
 
     /// The correlation keys of a DER (None when it is not a certificate), cached.
