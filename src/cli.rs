@@ -24,6 +24,25 @@ pub enum Command {
     /// Read captures (pcap/pcapng, gzip or not, or '-' for stdin) and report every TLS
     /// handshake on the Kubernetes ports: versions, certificates on both sides, alerts, outcome.
     Analyze(AnalyzeArgs),
+
+    /// Print a shell completion script for certwire on stdout (see the README, "Install",
+    /// for where to put it).
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+
+    /// Print certwire's manual page (roff) on stdout: `certwire manpage > certwire.1`.
+    Manpage,
+}
+
+/// Shells `certwire completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Args)]
@@ -31,16 +50,27 @@ pub enum Command {
 pub struct AnalyzeArgs {
     /// Capture files (any name: .sap, .pcap, .pcapng, .pcap.gz ...); '-' reads stdin.
     #[arg(
-        required_unless_present = "live",
+        required_unless_present_any = ["live", "read"],
         conflicts_with = "live",
         value_name = "CAPTURE"
     )]
     pub inputs: Vec<String>,
 
+    /// Read this capture, as `tcpdump -r`: the same as giving it as CAPTURE (repeatable;
+    /// with CAPTURE arguments, they are read in command-line order).
+    #[arg(
+        short = 'r',
+        long = "read",
+        value_name = "FILE",
+        conflicts_with = "live"
+    )]
+    pub read: Vec<String>,
+
     /// Capture live on INTERFACE (a name, or `any`) instead of reading files (Linux,
     /// needs CAP_NET_RAW). Each handshake is reported as it finishes; Ctrl-C, --duration
     /// or --count stops and prints the summary.
-    #[arg(long, value_name = "INTERFACE")]
+    /// `-i`, as tcpdump's.
+    #[arg(short = 'i', long, value_name = "INTERFACE")]
     pub live: Option<String>,
 
     /// With --live: stop after this long (`90s`, `2m`, `1h`).
@@ -55,8 +85,8 @@ pub struct AnalyzeArgs {
     /// them) to FILE, to attach to a ticket: a pcap (raw IP), or, when FILE ends in
     /// `.pcapng`, a pcapng whose Decryption Secrets Block holds the handshake secrets of
     /// those connections (certificates then show in Wireshark; application data stays
-    /// encrypted).
-    #[arg(long, value_name = "FILE", requires = "live")]
+    /// encrypted). `-w`, as tcpdump's.
+    #[arg(short = 'w', long, value_name = "FILE", requires = "live")]
     pub write: Option<PathBuf>,
 
     /// With --write FILE.pcapng: also write the application traffic secrets (and TLS 1.2
@@ -86,8 +116,10 @@ pub struct AnalyzeArgs {
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 
-    /// Write the report to FILE instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
+    /// Write the report to FILE instead of stdout. The format is chosen with -f: `-o json`
+    /// (kubectl's habit) is refused rather than writing a file named `json`; give
+    /// `-f json` for the format, or `-o ./json` for a file of that name.
+    #[arg(short, long, value_name = "FILE", value_parser = parse_output)]
     pub output: Option<PathBuf>,
 
     /// TCP ports whose connections are followed (either end), comma-separated.
@@ -161,6 +193,99 @@ pub enum FailOn {
     Unknown,
 }
 
+/// Parse the command line (clap's errors exit with status 2). `-r FILE` joins the
+/// CAPTURE arguments, in command-line order.
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let (Command::Analyze(a), Some(("analyze", m))) = (&mut cli.command, matches.subcommand()) {
+        live_only(m);
+        a.join_read(m);
+    }
+    cli
+}
+
+/// Options that only mean something in a live capture. clap's `requires = "live"` alone
+/// does not refuse them next to a CAPTURE (which conflicts with --live, so clap waives
+/// the requirement): checked here.
+pub const LIVE_ONLY: [&str; 7] = [
+    "duration",
+    "count",
+    "write",
+    "write_application_secrets",
+    "keys_from_processes",
+    "keys_from",
+    "promisc",
+];
+
+/// Exit with status 2 when an option of [`LIVE_ONLY`] is given without --live.
+fn live_only(m: &clap::ArgMatches) {
+    use clap::CommandFactory;
+    if m.value_source("live").is_some() {
+        return;
+    }
+    let Some(id) = LIVE_ONLY
+        .iter()
+        .find(|id| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+    else {
+        return;
+    };
+    let mut cmd = Cli::command();
+    cmd.build();
+    let analyze = cmd
+        .find_subcommand_mut("analyze")
+        .expect("the analyze command is defined");
+    let name = analyze
+        .get_arguments()
+        .find(|a| a.get_id() == *id)
+        .and_then(|a| a.get_long())
+        .unwrap_or(id);
+    analyze
+        .error(
+            clap::error::ErrorKind::MissingRequiredArgument,
+            format!(
+                "--{name} only applies to a live capture: add --live INTERFACE (-i), or leave \
+                 --{name} out to read capture files"
+            ),
+        )
+        .exit()
+}
+
+impl AnalyzeArgs {
+    /// Move the `-r` files into `inputs`, ordered as they were given.
+    fn join_read(&mut self, m: &clap::ArgMatches) {
+        if self.read.is_empty() {
+            return;
+        }
+        let at = |id: &str| m.indices_of(id).map(|i| i.collect()).unwrap_or(Vec::new());
+        let mut all: Vec<(usize, String)> = at("inputs")
+            .into_iter()
+            .zip(std::mem::take(&mut self.inputs))
+            .chain(at("read").into_iter().zip(std::mem::take(&mut self.read)))
+            .collect();
+        all.sort_by_key(|(i, _)| *i);
+        self.inputs = all.into_iter().map(|(_, s)| s).collect();
+    }
+}
+
+/// `-o FILE`, unless FILE is exactly a format's name: `-o json` means `-f json` in
+/// kubectl, and a file named `json` is almost never what was meant.
+fn parse_output(s: &str) -> Result<PathBuf, String> {
+    use clap::ValueEnum;
+    if Format::value_variants()
+        .iter()
+        .filter_map(|f| f.to_possible_value())
+        .any(|v| v.get_name() == s)
+    {
+        return Err(format!(
+            "`-o {s}` would write the report to a file named `{s}`: to choose the format, \
+             use `-f/--format {s}`; to really write a file of that name, use `-o ./{s}`"
+        ));
+    }
+    Ok(PathBuf::from(s))
+}
+
 /// `90s`, `2m`, `1h`, `500ms`, or plain seconds.
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
@@ -216,6 +341,22 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_live_option_is_checked() {
+        let cmd = Cli::command();
+        let analyze = cmd.find_subcommand("analyze").unwrap();
+        for a in analyze.get_arguments() {
+            let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+            let live = help.starts_with("With --live") || help.starts_with("With --write");
+            assert_eq!(
+                live,
+                LIVE_ONLY.contains(&a.get_id().as_str()),
+                "--{}: its help and LIVE_ONLY disagree",
+                a.get_id()
+            );
+        }
     }
 
     #[test]
