@@ -100,6 +100,46 @@ impl Spool {
         self.count == 0
     }
 
+    /// The arrival number the next connection added gets (`--export-certs` names its
+    /// chain files by it until the ids are known).
+    pub fn next_seq(&self) -> u64 {
+        self.count as u64
+    }
+
+    /// Every connection's arrival number and document id, in document order.
+    pub fn ids(
+        &mut self,
+        f: &mut dyn FnMut(u64, usize) -> Result<(), OutputError>,
+    ) -> Result<(), OutputError> {
+        if self.runs.is_empty() {
+            self.mem.sort_by_key(|r| r.key);
+            for (i, r) in self.mem.iter().enumerate() {
+                f(r.key.seq, i + 1)?;
+            }
+            return Ok(());
+        }
+        if !self.mem.is_empty() {
+            self.spill()?;
+        }
+        let file = self.file.as_ref().expect("runs live in the file");
+        let mut readers: Vec<RunReader> = self.runs.iter().map(|r| RunReader::new(*r)).collect();
+        let mut heap = BinaryHeap::new();
+        for (i, rd) in readers.iter_mut().enumerate() {
+            if let Some(rec) = rd.next(file)? {
+                heap.push(Reverse(Head(rec, i)));
+            }
+        }
+        let mut id = 0;
+        while let Some(Reverse(Head(rec, i))) = heap.pop() {
+            id += 1;
+            f(rec.key.seq, id)?;
+            if let Some(next) = readers[i].next(file)? {
+                heap.push(Reverse(Head(next, i)));
+            }
+        }
+        Ok(())
+    }
+
     /// Render `c`, from the input at position `input` on the command line.
     pub fn add(&mut self, input: usize, c: &mut ConnectionReport) -> Result<(), OutputError> {
         c.id = ID_MARK;

@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use crate::analyze::{Analyzer, Options};
 use crate::cli::{exit, AnalyzeArgs, FailOn};
 use crate::error::OutputError;
+use crate::export::{ExportId, Exporter};
 use crate::local::{self, Inventory, ScanOptions};
 use crate::model::{
     ConnectionReport, InputReport, Level, LocalReport, Meta, Report, Summary, Warning,
@@ -33,6 +34,8 @@ struct Collector<'a> {
     summary: Summary,
     next_id: usize,
     error: Option<OutputError>,
+    /// `--export-certs`: where the certificates of each connection reported go.
+    export: Option<&'a Exporter>,
 }
 
 impl Collector<'_> {
@@ -40,6 +43,18 @@ impl Collector<'_> {
         self.summary.add(&c);
         if self.error.is_some() {
             return;
+        }
+        // Named by id when it is known now (streaming), else by arrival in the spool.
+        if let Some(x) = self.export {
+            let id = if self.streaming {
+                ExportId::Final(self.next_id + 1)
+            } else {
+                ExportId::Pending(self.spool.next_seq())
+            };
+            if let Err(e) = x.connection(&c, id) {
+                self.error = Some(e);
+                return;
+            }
         }
         if !self.streaming {
             if let Err(e) = self.spool.add(self.input, &mut c) {
@@ -89,6 +104,11 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         Some(path) => Box::new(BufWriter::new(output::create(path, output::REPORT_MODE)?)),
         None => Box::new(BufWriter::new(io::stdout().lock())),
     };
+    let exporter = args
+        .export_certs
+        .as_deref()
+        .map(Exporter::open)
+        .transpose()?;
     let mut analyzer = Analyzer::new(&Options {
         ports: args.ports.clone(),
         any_port: args.any_port,
@@ -100,6 +120,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
             .unwrap_or(1),
     };
     analyzer.read_ahead = threads > 1;
+    analyzer.include_der = args.include_der;
     let inventory = load_inventory(args);
     if let Some(inv) = &inventory {
         analyzer.set_inventory(inv.clone());
@@ -143,6 +164,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         summary: Summary::default(),
         next_id: 0,
         error: None,
+        export: exporter.as_ref(),
     };
     let mut inputs = Vec::new();
     match live {
@@ -158,7 +180,8 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
                 Summary::default(),
                 None,
             ));
-            for (report, warnings) in analyze_parallel(&analyzer, &args.inputs, threads, &shared) {
+            let parallel = analyze_parallel(&analyzer, &args.inputs, threads, &shared, col.export);
+            for (report, warnings) in parallel {
                 inputs.push(report);
                 analyzer.warnings.extend(warnings);
             }
@@ -180,6 +203,12 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
     }
     if let Some(e) = col.error.take() {
         return Err(e);
+    }
+    if let Some(x) = col.export {
+        if x.has_pending() {
+            col.spool.ids(&mut |seq, id| x.name_pending(seq, id))?;
+        }
+        analyzer.warnings.extend(x.finish());
     }
     let mut summary = std::mem::take(&mut col.summary);
     for g in inputs.iter().flat_map(|i| &i.connection_attempts) {
@@ -248,6 +277,7 @@ fn analyze_parallel(
     inputs: &[String],
     threads: usize,
     shared: &Shared,
+    export: Option<&Exporter>,
 ) -> Vec<InputDone> {
     let threads = threads.clamp(1, inputs.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -264,6 +294,12 @@ fn analyze_parallel(
                         let mut g = shared.lock().unwrap_or_else(|e| e.into_inner());
                         let (spool, summary, error) = &mut *g;
                         summary.add(&c);
+                        if let (None, Some(x)) = (&error, export) {
+                            let id = ExportId::Pending(spool.next_seq());
+                            if let Err(e) = x.connection(&c, id) {
+                                *error = Some(e);
+                            }
+                        }
                         if error.is_none() {
                             if let Err(e) = spool.add(i, &mut c) {
                                 *error = Some(e);
