@@ -134,7 +134,9 @@ fn expectation(c: &ConnectionReport) -> Value {
                 };
                 json!({"kind": "message", "from": f, "to": t, "text": text})
             }
-            Step::Note { text, .. } => json!({"kind": "note", "text": text}),
+            Step::Note { text, .. } => {
+                json!({"kind": "note", "text": diagram::mermaid_note_lines(&s, text).join("\n")})
+            }
         })
         .collect();
     json!({"actors": [s.client.label(), s.server.label()], "steps": steps})

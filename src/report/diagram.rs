@@ -25,7 +25,7 @@ const VALUE_MAX: usize = 40;
 /// Longest note (the verdict, the outcome): two lines in the SVG.
 const NOTE_MAX: usize = 170;
 /// Characters per note line in the SVG.
-const NOTE_LINE: usize = 88;
+const NOTE_LINE: usize = 100;
 /// `encrypted_records` keeps the first 16 records of each side.
 const RECORDS_KEPT: usize = 16;
 
@@ -68,17 +68,26 @@ pub struct Participant {
     pub name: &'static str,
     /// `ip:port` as the report gives it.
     pub address: String,
-    /// The component role, when known ("kubelet-client"; for a proxy: "to api:6443,
-    /// kube-apiserver").
+    /// The component role, when known ("kubelet-client"; for a proxy, the target's).
     pub role: Option<String>,
+    /// A proxy's target, `host:port` as the client asked for it.
+    pub target: Option<String>,
 }
 
 impl Participant {
-    /// "client 10.0.0.5:41234 (kubelet-client)".
+    /// "client 10.0.0.5:41234 (kubelet-client)", "proxy 10.0.0.9:3128 (to api:6443,
+    /// kube-apiserver)".
     pub fn label(&self) -> String {
-        match &self.role {
-            Some(r) => format!("{} {} ({r})", self.name, self.address),
-            None => format!("{} {}", self.name, self.address),
+        let what: Vec<String> = self
+            .target
+            .iter()
+            .map(|t| format!("to {t}"))
+            .chain(self.role.clone())
+            .collect();
+        if what.is_empty() {
+            format!("{} {}", self.name, self.address)
+        } else {
+            format!("{} {} ({})", self.name, self.address, what.join(", "))
         }
     }
 }
@@ -137,8 +146,13 @@ pub fn sequence(c: &ConnectionReport) -> Sequence {
     } else {
         readable_steps(c, &mut b);
     }
-    for a in &c.alerts {
-        alert_step(a, &mut b);
+    // Alerts end a handshake that did not complete; after a completed one they come after
+    // the application data (the HTTP response among it).
+    let completed = c.handshake == Handshake::Completed;
+    if !completed {
+        for a in &c.alerts {
+            alert_step(a, false, &mut b);
+        }
     }
     if let Some(r) = c.http_response {
         let version = match r.protocol {
@@ -160,6 +174,11 @@ pub fn sequence(c: &ConnectionReport) -> Sequence {
             tone,
         );
     }
+    if completed {
+        for a in &c.alerts {
+            alert_step(a, true, &mut b);
+        }
+    }
     for g in c.gaps.iter().filter(|g| g.during_handshake) {
         b.note(
             &format!(
@@ -175,19 +194,19 @@ pub fn sequence(c: &ConnectionReport) -> Sequence {
         );
     }
     let tcp = match c.tcp.end {
-        "fin" => "TCP closed with FIN",
-        "reset" => "TCP reset (RST)",
-        "open" => "TCP still open when the capture ended",
-        _ => "TCP end unknown",
+        "fin" => "TCP: FIN",
+        "reset" => "TCP: RST",
+        "open" => "TCP: open when the capture ended",
+        _ => "TCP: end unknown",
     };
-    b.note(
-        &format!(
-            "handshake {}: {} · {tcp}",
-            outcome_label(c.handshake),
-            c.outcome_reason
-        ),
-        Tone::Plain,
-    );
+    // The reason's first clause (the rest, and the full text, are in the report).
+    let reason = c.outcome_reason.split("; ").next().unwrap_or_default();
+    let outcome = match c.handshake {
+        Handshake::Completed => "handshake completed".to_string(),
+        Handshake::Unknown => "handshake outcome unknown (encrypted)".to_string(),
+        h => format!("handshake {}: {reason}", outcome_label(h)),
+    };
+    b.note(&format!("{outcome} · {tcp}"), Tone::Plain);
     let tone = if c.verdict == "OK" {
         Tone::Ok
     } else if c.verdict.starts_with("ERROR") {
@@ -207,17 +226,14 @@ pub fn sequence(c: &ConnectionReport) -> Sequence {
         Some(p) => Participant {
             name: "proxy",
             address: clean(&c.server),
-            role: Some(match (p.target.as_deref(), role(c.server_role)) {
-                (Some(t), Some(r)) => format!("to {}, {r}", short(t, 28)),
-                (Some(t), None) => format!("to {}", short(t, 28)),
-                (None, Some(r)) => format!("to {r}"),
-                (None, None) => "target unknown".into(),
-            }),
+            role: role(c.server_role),
+            target: Some(short(p.target.as_deref().unwrap_or("?"), 28)),
         },
         None => Participant {
             name: "server",
             address: clean(&c.server),
             role: role(c.server_role),
+            target: None,
         },
     };
     Sequence {
@@ -225,6 +241,7 @@ pub fn sequence(c: &ConnectionReport) -> Sequence {
             name: "client",
             address: clean(&c.client),
             role: role(c.role),
+            target: None,
         },
         server,
         steps: b.steps,
@@ -393,14 +410,10 @@ fn encrypted_steps(c: &ConnectionReport, b: &mut Builder) {
         Some(r) => (r.server.len(), r.client.len()),
         None => (0, 0),
     };
-    let count = |n: usize| {
-        if n >= RECORDS_KEPT {
-            format!("{n}+ records")
-        } else if n == 1 {
-            "1 record".to_string()
-        } else {
-            format!("{n} records")
-        }
+    let count = |n: usize| match n {
+        1 => "1 record".to_string(),
+        n if n >= RECORDS_KEPT => format!("{n}+ records"),
+        n => format!("{n} records"),
     };
     let flights = c
         .inference
@@ -434,7 +447,7 @@ fn encrypted_steps(c: &ConnectionReport, b: &mut Builder) {
                 "Certificate" if client && f.client_certificate == Some("empty") => {
                     "empty Certificate".to_string()
                 }
-                "Certificate" => format!("Certificate ({} B)", m.length),
+                "Certificate" => format!("Certificate ({}\u{a0}B)", m.length),
                 n => n.to_string(),
             })
             .collect::<Vec<_>>()
@@ -483,23 +496,25 @@ fn encrypted_steps(c: &ConnectionReport, b: &mut Builder) {
         ),
         Some(_) if after > 0 => b.encrypted(
             Side::Server,
-            format!(
-                "{} more encrypted (inferred: session ticket or data)",
-                count(after)
-            ),
+            format!("then {} (inferred: session ticket or data)", count(after)),
             Tone::Plain,
         ),
         _ => {}
     }
 }
 
-fn alert_step(a: &AlertReport, b: &mut Builder) {
+/// `after`: the handshake had completed (an encrypted alert is then no sign of failure).
+fn alert_step(a: &AlertReport, after: bool, b: &mut Builder) {
     if a.encrypted {
-        b.encrypted(
-            a.from,
-            "encrypted alert (level and name unreadable)".into(),
-            Tone::Alert,
-        );
+        let (text, tone) = if after {
+            (
+                "encrypted alert after the handshake (level and name unreadable)",
+                Tone::Plain,
+            )
+        } else {
+            ("encrypted alert (level and name unreadable)", Tone::Alert)
+        };
+        b.encrypted(a.from, text.into(), tone);
         return;
     }
     let mut s = String::from("alert");
@@ -728,7 +743,13 @@ pub fn mermaid(c: &ConnectionReport) -> String {
                 };
                 (format!("{a}{arrow}{z}: {}", mermaid_text(text)), *tone)
             }
-            Step::Note { text, tone } => (format!("Note over C,S: {}", mermaid_text(text)), *tone),
+            Step::Note { text, tone } => {
+                let lines: Vec<String> = mermaid_note_lines(&seq, text)
+                    .iter()
+                    .map(|l| mermaid_text(l))
+                    .collect();
+                (format!("Note over C,S: {}", lines.join("<br/>")), *tone)
+            }
         };
         match tint(tone) {
             Some((r, g, b)) => {
@@ -769,6 +790,26 @@ fn xml(s: &str) -> String {
     o
 }
 
+/// A note's lines in the Mermaid form (joined with `<br/>`). Mermaid does not widen a note
+/// over both participants to its text, so lines are at most as long as the longest
+/// message or participant label, which set the distance between the lifelines.
+pub fn mermaid_note_lines(seq: &Sequence, text: &str) -> Vec<String> {
+    let longest = seq
+        .steps
+        .iter()
+        .filter_map(|st| match st {
+            Step::Message { text, .. } => Some(text.chars().count()),
+            Step::Note { .. } => None,
+        })
+        .chain([
+            seq.client.label().chars().count(),
+            seq.server.label().chars().count(),
+        ])
+        .max()
+        .unwrap_or(0);
+    wrap(text, longest.clamp(40, NOTE_LINE))
+}
+
 /// Lines of at most `width` characters, broken at spaces where possible.
 fn wrap(s: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
@@ -802,8 +843,8 @@ fn wrap(s: &str, width: usize) -> Vec<String> {
 }
 
 const SVG_WIDTH: u32 = 720;
-const CLIENT_X: u32 = 170;
-const SERVER_X: u32 = 550;
+const CLIENT_X: u32 = 145;
+const SERVER_X: u32 = 575;
 const FONT: &str = "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\"";
 const RED: &str = "#b00020";
 const GREY: &str = "#666666";
@@ -855,7 +896,7 @@ pub fn svg(c: &ConnectionReport) -> String {
                 };
                 let _ = writeln!(
                     body,
-                    "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"{text_colour}\"{style}{weight}>{}</text>",
+                    "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"{text_colour}\" stroke=\"#ffffff\" stroke-width=\"4\" paint-order=\"stroke\"{style}{weight}>{}</text>",
                     SVG_WIDTH / 2,
                     y + 12,
                     xml(text)
@@ -880,8 +921,7 @@ pub fn svg(c: &ConnectionReport) -> String {
                     ly + 5
                 );
                 if *tone == Tone::Alert {
-                    // A cross at the sender marks the alert as ending the handshake, as in
-                    // Mermaid's -x arrows (shown at the receiving end there).
+                    // A cross by the arrowhead marks the alert, as Mermaid's -x arrows do.
                     let cx = if x2 > x1 { x2 - 20 } else { x2 + 20 };
                     let _ = writeln!(
                         body,
@@ -913,7 +953,7 @@ pub fn svg(c: &ConnectionReport) -> String {
                         body,
                         "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"{ink}\">{}</text>",
                         SVG_WIDTH / 2,
-                        y + 18 + 15 * i as u32,
+                        y + 21 + 15 * i as u32,
                         xml(line)
                     );
                 }
@@ -945,12 +985,16 @@ pub fn svg(c: &ConnectionReport) -> String {
         );
         let _ = writeln!(
             o,
-            "<rect x=\"{}\" y=\"8\" width=\"300\" height=\"42\" rx=\"4\" fill=\"#eef2f7\" stroke=\"#556677\"/>",
-            x - 150
+            "<rect x=\"{}\" y=\"8\" width=\"270\" height=\"42\" rx=\"4\" fill=\"#eef2f7\" stroke=\"#556677\"/>",
+            x - 135
         );
         let head = match &p.role {
-            Some(r) => format!("{} · {}", p.name, short(r, 36)),
+            Some(r) => format!("{} · {r}", p.name),
             None => p.name.to_string(),
+        };
+        let address = match &p.target {
+            Some(t) => format!("{} → {t}", p.address),
+            None => p.address.clone(),
         };
         let _ = writeln!(
             o,
@@ -960,7 +1004,7 @@ pub fn svg(c: &ConnectionReport) -> String {
         let _ = writeln!(
             o,
             "<text x=\"{x}\" y=\"42\" text-anchor=\"middle\">{}</text>",
-            xml(&short(&p.address, 44))
+            xml(&short(&address, 44))
         );
     }
     o.push_str(&body);
@@ -1071,7 +1115,7 @@ mod tests {
                 }
                 l.split_once(": ").map(|(_, t)| t.to_string())
             })
-            .map(|t| undo_entities(&t))
+            .map(|t| undo_entities(&t.replace("<br/>", "\n")))
             .collect()
     }
 
@@ -1102,7 +1146,7 @@ mod tests {
                 "Server: CertificateRequest (CAs: CN=kubernetes)",
                 "Client: Certificate (CN=system:node:node1)",
                 "Server: alert fatal unknown_ca (48)",
-                "note: handshake FAILED: server sent fatal alert unknown_ca (48) · TCP reset (RST)",
+                "note: handshake FAILED: server sent fatal alert unknown_ca (48) · TCP: RST",
                 "note: verdict: ERROR unknown-authority: the client's chain does not verify",
             ]
         );
@@ -1147,7 +1191,7 @@ mod tests {
                 "Client: ChangeCipherSpec, Finished",
                 "Server: ChangeCipherSpec, Finished",
                 "Server: HTTP/2 200 (first response, decrypted)",
-                "note: handshake completed: both Finished seen · TCP closed with FIN",
+                "note: handshake completed · TCP: FIN",
                 "note: verdict: OK",
             ]
         );
@@ -1227,7 +1271,7 @@ mod tests {
             t[2..7],
             [
                 "Server: encrypted flight (5 records)",
-                "note: inferred from record lengths: EncryptedExtensions, CertificateRequest, Certificate (1483 B), CertificateVerify, Finished",
+                "note: inferred from record lengths: EncryptedExtensions, CertificateRequest, Certificate (1483\u{a0}B), CertificateVerify, Finished",
                 "Client: encrypted flight (2 records)",
                 "note: inferred from record lengths: empty Certificate, Finished",
                 "Server: alert-sized encrypted record (inferred: probably a fatal alert)",
@@ -1366,6 +1410,8 @@ mod tests {
             // After the statement's own ": ", none of the characters that end, comment
             // or mark up Mermaid text.
             if let Some((_, text)) = l.split_once(": ") {
+                // The only markup: certwire's own line breaks in notes.
+                let text = text.replace("<br/>", "");
                 for bad in [
                     ";", "<", ">", "%", "{", "}", "$", "`", "\"", "&", "\\", "\u{202e}",
                 ] {
@@ -1391,9 +1437,11 @@ mod tests {
         let s = sequence(&c);
         let mut want = vec![s.client.label(), s.server.label()];
         want.extend(s.steps.iter().map(|st| match st {
-            Step::Message { text, .. } | Step::Note { text, .. } => text.clone(),
+            Step::Message { text, .. } => text.clone(),
+            Step::Note { text, .. } => mermaid_note_lines(&s, text).join("\n"),
         }));
         assert_eq!(mermaid_labels(&m), want);
+        let want: Vec<String> = want.iter().map(|t| t.replace('\n', " ")).collect();
         // Cleaned: the newline is a space, the bidi override and NUL are U+FFFD; shortened.
         assert!(want[2].starts_with("ClientHello · SNI evil;#x <script>"));
         assert!(want

@@ -31,12 +31,20 @@ const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
 // What the reader sees: Mermaid keeps entity codes (#35;) as placeholders through parsing
 // and the renderer shows them as the character.
 const textarea = dom.window.document.createElement('textarea');
+// Line breaks (<br/>, which certwire writes between a note's lines) are read as newlines.
 function shown(text) {
-  textarea.innerHTML = String(text ?? '')
-    .replace(/\uFB02\u00B0\u00B0/g, '&#')
-    .replace(/\uFB02\u00B0/g, '&')
-    .replace(/\u00B6\u00DF/g, ';');
-  return textarea.value.trim();
+  const lines = String(text ?? '').split(/<br\s*\/?>/i).map((line) => {
+    textarea.innerHTML = line
+      .replace(/\uFB02\u00B0\u00B0/g, '&#')
+      .replace(/\uFB02\u00B0/g, '&')
+      .replace(/\u00B6\u00DF/g, ';');
+    return textarea.value.trim();
+  });
+  return lines.join('\n');
+}
+
+function normalized(text) {
+  return text.split('\n').map((l) => l.trim()).join('\n');
 }
 
 const LINE = { SOLID: 0, DOTTED: 1, NOTE: 2, SOLID_CROSS: 3, DOTTED_CROSS: 4, RECT_START: 22, RECT_END: 23 };
@@ -44,7 +52,7 @@ const ELEMENTS = new Set(['svg', 'title', 'rect', 'line', 'text', 'polygon', 'pa
 const ATTRIBUTES = new Set([
   'xmlns', 'width', 'height', 'viewBox', 'role', 'font-family', 'font-size', 'font-style',
   'font-weight', 'x', 'y', 'rx', 'x1', 'y1', 'x2', 'y2', 'points', 'd', 'fill', 'stroke',
-  'stroke-width', 'stroke-dasharray', 'text-anchor',
+  'stroke-width', 'stroke-dasharray', 'text-anchor', 'paint-order',
 ]);
 
 async function checkMermaid(entry) {
@@ -100,7 +108,7 @@ async function checkMermaid(entry) {
   for (let i = 0; i < Math.min(steps.length, want.length); i++) {
     const a = steps[i];
     const b = want[i];
-    if (a.kind !== b.kind || a.text !== b.text.trim() || (b.kind === 'message' && (a.from !== b.from || a.to !== b.to))) {
+    if (a.kind !== b.kind || a.text !== normalized(b.text) || (b.kind === 'message' && (a.from !== b.from || a.to !== b.to))) {
       problems.push(`step ${i}: read back ${JSON.stringify(a)}, drawn ${JSON.stringify(b)}`);
     }
   }
