@@ -19,6 +19,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size of `analyze`'s arguments next to the other commands' does
+// not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read captures (pcap/pcapng, gzip or not, or '-' for stdin) and report every TLS
@@ -258,7 +261,8 @@ impl AnalyzeArgs {
         if self.read.is_empty() {
             return;
         }
-        let at = |id: &str| m.indices_of(id).map(|i| i.collect()).unwrap_or(Vec::new());
+        let at =
+            |id: &str| -> Vec<usize> { m.indices_of(id).map(|i| i.collect()).unwrap_or_default() };
         let mut all: Vec<(usize, String)> = at("inputs")
             .into_iter()
             .zip(std::mem::take(&mut self.inputs))
