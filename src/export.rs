@@ -25,8 +25,8 @@
 //! bytes each), at most [`MAX_DISTINCT`]; beyond that no new certificate goes to `certs/`
 //! and a warning says so (chains go on being written). In a document (JSON, Markdown,
 //! HTML, the table of files) ids are known only when every connection is in: chains are
-//! written under their arrival number and renamed to their ids at the end (one bit of
-//! memory per connection).
+//! written under their arrival number (hidden names, `.pending-<n>-<side>.pem`) and
+//! renamed to their ids at the end (two bits of memory per connection).
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -75,7 +75,9 @@ struct State {
     certs: Dir,
     chains: Dir,
     seen: HashSet<[u8; 32]>,
-    /// A new certificate came after `MAX_DISTINCT`.
+    /// `MAX_DISTINCT` (smaller in the unit test).
+    cap: usize,
+    /// A new certificate came after `cap`.
     full: bool,
     /// Two bits per arrival number: a pending client / server chain file.
     pending: Vec<u64>,
@@ -104,6 +106,7 @@ impl Exporter {
                 certs,
                 chains,
                 seen: HashSet::new(),
+                cap: MAX_DISTINCT,
                 full: false,
                 pending: Vec::new(),
                 certs_written: 0,
@@ -199,9 +202,10 @@ impl Exporter {
                 packet: None,
                 offset: None,
                 message: format!(
-                    "{MAX_DISTINCT} distinct certificates were written to certs/, the most \
-                     certwire remembers: export of further certificates there stopped \
-                     (every connection's chain is still in chains/)"
+                    "{} distinct certificates were written to certs/, the most certwire \
+                     remembers: export of further certificates there stopped (every \
+                     connection's chain is still in chains/)",
+                    s.cap
                 ),
             });
         }
@@ -223,7 +227,7 @@ impl State {
         if self.seen.contains(&sha) {
             return Ok(());
         }
-        if self.seen.len() >= MAX_DISTINCT {
+        if self.seen.len() >= self.cap {
             self.full = true;
             return Ok(());
         }
@@ -539,6 +543,7 @@ fn refuse_unless_dir(path: &Path, meta: &std::fs::Metadata) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn names() {
@@ -551,6 +556,40 @@ mod tests {
         assert_eq!(sanitize("../../etc/passwd"), "..-..-etc-passwd");
         assert_eq!(sanitize("É/ x"), "x");
         assert!(sanitize(&"a".repeat(200)).len() <= 80);
+    }
+
+    #[test]
+    fn distinct_certificates_are_capped_with_a_warning() {
+        let dir = std::env::temp_dir().join(format!("certwire-export-cap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let x = Exporter::open(&dir).unwrap();
+        x.state.lock().unwrap().cap = 2;
+        let cert = |b: u8| {
+            let der: Arc<[u8]> = Arc::from(vec![b; 10]);
+            PresentedCert {
+                cert: Arc::new(crate::x509::summarize(&der)),
+                local_files: Vec::new(),
+                der,
+                der_base64: None,
+            }
+        };
+        for b in [1, 2, 2, 3, 1] {
+            let mut s = x.state.lock().unwrap();
+            s.certificate(&cert(b), &format!("c{b}.pem")).unwrap();
+        }
+        let names: Vec<String> = std::fs::read_dir(dir.join("certs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        let w = x.finish();
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].message.contains("2 distinct certificates"),
+            "{}",
+            w[0].message
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
