@@ -99,16 +99,17 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         eprintln!("certwire: --certs {}: does not exist", missing.display());
         return Ok(exit::USAGE);
     }
-    // Never through a symlink, nor into a FIFO or a device; `-o -` is stdout.
-    let mut out: Box<dyn Write> = match args.output.as_deref().filter(|p| !output::is_stdout(p)) {
-        Some(path) => Box::new(BufWriter::new(output::create(path, output::REPORT_MODE)?)),
-        None => Box::new(BufWriter::new(io::stdout().lock())),
-    };
+    // Refused (a symlink, not a directory) before the report file is truncated.
     let exporter = args
         .export_certs
         .as_deref()
         .map(Exporter::open)
         .transpose()?;
+    // Never through a symlink, nor into a FIFO or a device; `-o -` is stdout.
+    let mut out: Box<dyn Write> = match args.output.as_deref().filter(|p| !output::is_stdout(p)) {
+        Some(path) => Box::new(BufWriter::new(output::create(path, output::REPORT_MODE)?)),
+        None => Box::new(BufWriter::new(io::stdout().lock())),
+    };
     let mut analyzer = Analyzer::new(&Options {
         ports: args.ports.clone(),
         any_port: args.any_port,
