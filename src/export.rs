@@ -60,7 +60,7 @@ pub fn add_der_base64(c: &mut ConnectionReport) {
 pub enum ExportId {
     /// Its id in the report, known when it is reported (streaming output).
     Final(usize),
-    /// Its arrival number in the document's spool; renamed in [`Exporter::finish`].
+    /// Its arrival number in the document's spool; renamed by [`Exporter::name_pending`].
     Pending(u64),
 }
 
