@@ -177,12 +177,47 @@ pub struct AnalyzeArgs {
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<FailOn>,
 
+    /// Report only the connections with a problem: `errors` (an ERROR verdict),
+    /// `warnings` (ERROR or WARNING), `unknown` (any verdict but OK). The summary counts
+    /// what is shown, and a notice says how many were left out.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub only: Option<Only>,
+
+    /// Report only connections where this component role is the client or the server
+    /// (e.g. kubelet-client, apiserver-to-kubelet, kube-apiserver, etcd). Repeatable.
+    #[arg(long, value_name = "ROLE")]
+    pub role: Vec<String>,
+
+    /// Report only connections with this address (client or server IP, or IP:port) or
+    /// server name (SNI). Repeatable.
+    #[arg(long, value_name = "ADDR")]
+    pub host: Vec<String>,
+
+    /// The overview alone: one line per group of connections, no details (JSON: the
+    /// groups, no per-connection records).
+    #[arg(long)]
+    pub summary: bool,
+
+    /// Do not group connections that tell the same story: every connection in full.
+    #[arg(long)]
+    pub no_group: bool,
+
     /// Threads to use (default: one per core). With 2 or more, each input is read on a
     /// thread of its own while another parses it, and several files going into one
     /// document are analyzed side by side. `--threads 1` keeps certwire on one core,
     /// for a busy node.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Only {
+    /// Connections with an ERROR verdict.
+    Errors,
+    /// ERROR or WARNING verdicts.
+    Warnings,
+    /// Every verdict but OK (UNKNOWN included).
+    Unknown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -27,6 +27,8 @@ pub struct Report {
     /// The node files searched for certificates; null when none were (--no-default-certs
     /// and no --certs).
     pub local_certificates: Option<LocalReport>,
+    /// Connections that tell the same story, grouped (empty with --no-group).
+    pub groups: Vec<GroupReport>,
 }
 
 impl Report {
@@ -159,24 +161,26 @@ impl Level {
     }
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Hash, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Handshake {
     Completed,
     Failed,
     Incomplete,
+    #[default]
     Unknown,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Hash, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
+    #[default]
     Plaintext,
     Decrypted,
     Encrypted,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     Client,
@@ -250,6 +254,83 @@ pub struct ConnectionReport {
     /// "OK", or the most severe finding in one line.
     pub verdict: String,
     pub notes: Vec<String>,
+}
+
+/// Connections that tell the same story (`report::groups` says what "same" is): their
+/// shared facts, how many, which, and when.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct GroupReport {
+    /// 1-based, in the order of each group's first connection in the document.
+    pub group: usize,
+    pub count: u64,
+    /// Document ids of its connections, in order (at most 1,000 per group).
+    pub connection_ids: Vec<usize>,
+    /// Connections beyond those listed.
+    pub connection_ids_not_listed: u64,
+    /// The connection whose detail stands for the group (its first).
+    pub representative: usize,
+    pub first_seen: String,
+    pub last_seen: String,
+    /// Of the group's first connection (the others share role, family and server).
+    pub client: String,
+    pub client_family: &'static str,
+    pub server: String,
+    pub role: Option<Role>,
+    pub server_role: Option<Role>,
+    /// SHA-256 of the certificates each side presented, in order; null when no
+    /// Certificate message was seen.
+    pub server_certificates: Option<Vec<String>>,
+    pub client_certificates: Option<Vec<String>>,
+    /// Where the client's (else the server's) leaf certificate is on the node; null when
+    /// in no file searched.
+    pub local_file: Option<String>,
+    pub handshake: Handshake,
+    pub visibility: Visibility,
+    pub http_status: Option<u16>,
+    pub verdict: String,
+    /// The codes of its findings, most severe first.
+    pub finding_codes: Vec<&'static str>,
+}
+
+impl GroupReport {
+    /// A new group, from its first connection.
+    pub fn first(group: usize, c: &ConnectionReport) -> GroupReport {
+        let shas = |v: &Option<Vec<PresentedCert>>| {
+            v.as_ref()
+                .map(|certs| certs.iter().map(|p| p.sha256.clone()).collect())
+        };
+        let leaf_file = |v: &Option<Vec<PresentedCert>>| {
+            v.as_ref()
+                .and_then(|certs| certs.first())
+                .and_then(|p| p.local_files.first())
+                .map(|m| m.path.clone())
+        };
+        GroupReport {
+            group,
+            count: 1,
+            first_seen: c.first_seen.clone(),
+            last_seen: c.first_seen.clone(),
+            client: c.client.clone(),
+            client_family: if c.client.starts_with('[') {
+                "ipv6"
+            } else {
+                "ipv4"
+            },
+            server: c.server.clone(),
+            role: c.role,
+            server_role: c.server_role,
+            server_certificates: shas(&c.server_certificates),
+            client_certificates: shas(&c.client_certificates),
+            local_file: leaf_file(&c.client_certificates)
+                .or_else(|| leaf_file(&c.server_certificates)),
+            handshake: c.handshake,
+            visibility: c.visibility,
+            http_status: c.http_response.map(|r| r.status),
+            verdict: c.verdict.clone(),
+            finding_codes: c.findings.iter().map(|f| f.code).collect(),
+            ..Default::default()
+        }
+    }
 }
 
 /// One source of a connection's secrets.

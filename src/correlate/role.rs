@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::local::LocalCert;
 
 /// Roles from the kubeadm PKI layout (Kubernetes "PKI certificates and requirements").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     // Clients.

@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::local::Inventory;
 use crate::model::{ConnectionReport, Handshake, PresentedCert, Side, Visibility};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     // Ordered so that the most severe sorts first.

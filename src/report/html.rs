@@ -28,7 +28,8 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222
 table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:.25em .5em;vertical-align:top;text-align:left}\
 th{background:#f4f4f4}code{font-family:ui-monospace,monospace;font-size:.9em}td code{word-break:break-all}\
 .error{color:#b00020;font-weight:bold}.warning{color:#a15c00;font-weight:bold}.info{color:#555}\
-.ok{color:#1b7f3b;font-weight:bold}section{border-top:1px solid #ddd;padding-top:.5em}";
+.ok{color:#1b7f3b;font-weight:bold}section{border-top:1px solid #ddd;padding-top:.5em}\
+.nowrap,code.nowrap{white-space:nowrap;word-break:normal}";
 
 fn verdict_class(v: &str) -> &'static str {
     if v == "OK" {
@@ -91,13 +92,85 @@ pub fn write_html(
         }
         writeln!(out, "</ul>")?;
     }
-    if !spool.is_empty() {
+    if !report.groups.is_empty() {
+        write_group_overview(report, out)?;
+    } else if !spool.is_empty() {
         writeln!(out, "<table><tr><th>#</th><th>client → server</th><th>TLS</th><th>handshake</th><th>verdict</th></tr>")?;
-        spool.write(Part::Overview, b"", out)?;
+        spool.write(Part::Overview, b"", None, out)?;
         writeln!(out, "</table>")?;
     }
-    spool.write(Part::Detail, b"", out)?;
+    let header = |g: &GroupReport, out: &mut dyn Write| -> Result<(), OutputError> {
+        writeln!(
+            out,
+            "<h2 id=\"g{n}\">Group {n}: {} connection(s) — <span class=\"{}\">{}</span></h2><p>{}</p>",
+            g.count,
+            verdict_class(&g.verdict),
+            esc(&g.verdict),
+            esc(&group_title(g)),
+            n = g.group
+        )?;
+        Ok(())
+    };
+    spool.write(Part::Detail, b"", Some(&header), out)?;
     writeln!(out, "</body></html>")?;
+    Ok(())
+}
+
+/// "node/etc/kubernetes/pki/apiserver.crt" (and how it matched), or "in no local file".
+fn which_file(cert: &PresentedCert) -> String {
+    match cert.local_files.first() {
+        Some(m) => {
+            let entry = m
+                .entry
+                .as_deref()
+                .map(|e| format!("#{e}"))
+                .unwrap_or_default();
+            let more = cert.local_files.len() - 1;
+            format!(
+                "<code>{}{}</code>{}",
+                esc(&m.path),
+                esc(&entry),
+                if more > 0 {
+                    format!(" (+{more} more, below)")
+                } else {
+                    String::new()
+                }
+            )
+        }
+        None => "in no local file".into(),
+    }
+}
+
+/// Not-before and not-after on lines of their own, each unbroken.
+fn validity_html(cert: &PresentedCert) -> String {
+    match (&cert.not_before, &cert.not_after) {
+        (Some(a), Some(b)) => format!("{}<br>{}", esc(a), esc(b)),
+        _ => esc(&validity(cert)),
+    }
+}
+
+/// One row per group, linking to its detail.
+fn write_group_overview(report: &Report, out: &mut dyn Write) -> Result<(), OutputError> {
+    writeln!(out, "<table><tr><th>group</th><th>count</th><th>client → server</th><th>role</th><th>handshake</th><th>verdict</th><th>which file</th></tr>")?;
+    for g in &report.groups {
+        writeln!(
+            out,
+            "<tr><td><a href=\"#g{n}\">{n}</a></td><td>{}</td><td><code>{}</code> → <code>{}</code></td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+            g.count,
+            esc(&group_client(g)),
+            esc(&g.server),
+            esc(&group_role_text(g)),
+            outcome_label(g.handshake),
+            verdict_class(&g.verdict),
+            esc(&g.verdict),
+            g.local_file
+                .as_deref()
+                .map(|p| format!("<code>{}</code>", esc(p)))
+                .unwrap_or_else(|| "-".into()),
+            n = g.group
+        )?;
+    }
+    writeln!(out, "</table>")?;
     Ok(())
 }
 
@@ -120,17 +193,18 @@ pub fn write_overview_row(c: &ConnectionReport, out: &mut dyn Write) -> Result<(
 /// One connection's section.
 pub fn write_connection(
     c: &ConnectionReport,
-    with_local: bool,
+    layout: &super::Layout,
     out: &mut dyn Write,
 ) -> Result<(), OutputError> {
     writeln!(
         out,
-        "<section id=\"c{}\"><h2>#{} <code>{}</code> → <code>{}</code> — {}</h2>",
+        "<section id=\"c{}\"><{h}>#{} <code>{}</code> → <code>{}</code> — {}</{h}>",
         c.id,
         c.id,
         esc(&c.client),
         esc(&c.server),
-        outcome_label(c.handshake)
+        outcome_label(c.handshake),
+        h = if layout.grouped { "h3" } else { "h2" }
     )?;
     let row = |out: &mut dyn Write, k: &str, v: &str| {
         writeln!(out, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v))
@@ -148,14 +222,10 @@ pub fn write_connection(
         c.cipher_suite.as_deref().unwrap_or("-"),
     )?;
     row(out, "SNI", c.sni.as_deref().unwrap_or("-"))?;
-    row(
-        out,
-        "ALPN",
-        &c.alpn
-            .as_ref()
-            .map(|a| a.join(", "))
-            .unwrap_or_else(|| "-".into()),
-    )?;
+    row(out, "ALPN", &alpn_text(c))?;
+    if layout.several_inputs {
+        row(out, "input", &c.input)?;
+    }
     row(
         out,
         "handshake",
@@ -208,15 +278,24 @@ pub fn write_connection(
     ] {
         match certs {
             Some(v) if !v.is_empty() => {
-                writeln!(out, "<h3>{label} certificates</h3><table><tr><th>#</th><th>subject</th><th>issuer</th><th>serial</th><th>valid</th><th>key</th><th>EKU</th><th>SAN</th><th>sha256</th></tr>")?;
+                writeln!(
+                    out,
+                    "<h3>{label} certificates</h3><table><tr><th>#</th><th>subject</th><th>issuer</th>{}<th>serial</th><th>valid</th><th>key</th><th>EKU</th><th>SAN</th><th>sha256</th></tr>",
+                    if layout.with_local { "<th>which file</th>" } else { "" }
+                )?;
                 for (i, cert) in v.iter().enumerate() {
+                    let file = if layout.with_local {
+                        format!("<td>{}</td>", which_file(cert))
+                    } else {
+                        String::new()
+                    };
                     writeln!(
                         out,
-                        "<tr><td>{i}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                        "<tr><td>{i}</td><td>{}</td><td>{}</td>{file}<td><code class=\"nowrap\">{}</code></td><td class=\"nowrap\">{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
                         esc(cert.subject.as_deref().unwrap_or("(unparsable)")),
                         esc(cert.issuer.as_deref().unwrap_or("")),
                         esc(cert.serial.as_deref().unwrap_or("")),
-                        esc(&validity(cert)),
+                        validity_html(cert),
                         esc(cert.public_key.as_deref().unwrap_or("")),
                         esc(&list_or_dash(&cert.extended_key_usage)),
                         esc(&list_or_dash(&cert.san)),
@@ -273,7 +352,7 @@ pub fn write_connection(
         }
         writeln!(out, "</ul>")?;
     }
-    if with_local {
+    if layout.with_local {
         let lines: Vec<String> = local_file_lines(c)
             .into_iter()
             .chain(c.candidates_not_presented.iter().map(candidate_line))

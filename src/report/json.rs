@@ -5,7 +5,9 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::model::{ConnectionReport, InputReport, LocalReport, Meta, Report, Summary, Warning};
+use super::model::{
+    ConnectionReport, GroupReport, InputReport, LocalReport, Meta, Report, Summary, Warning,
+};
 use super::spool::{Part, Spool};
 use crate::error::OutputError;
 
@@ -21,15 +23,16 @@ pub fn write_json(
     w.write_all(b"{\n")?;
     field(&mut w, "certwire", &report.certwire, false)?;
     field(&mut w, "inputs", &report.inputs, false)?;
-    if spool.is_empty() {
+    if spool.is_empty() || spool.layout().summary_only {
         w.write_all(b"  \"connections\": [],\n")?;
     } else {
         w.write_all(b"  \"connections\": [\n")?;
-        spool.write(Part::Detail, b",\n", &mut w)?;
+        spool.write(Part::Detail, b",\n", None, &mut w)?;
         w.write_all(b"\n  ],\n")?;
     }
     field(&mut w, "warnings", &report.warnings, false)?;
     field(&mut w, "summary", &report.summary, false)?;
+    field(&mut w, "groups", &report.groups, false)?;
     field(&mut w, "notices", &report.notices, false)?;
     field(
         &mut w,
@@ -96,6 +99,7 @@ struct SummaryLine<'a> {
     inputs: &'a [InputReport],
     warnings: &'a [Warning],
     summary: &'a Summary,
+    groups: &'a [GroupReport],
     notices: &'a [String],
     local_certificates: &'a Option<LocalReport>,
 }
@@ -129,6 +133,7 @@ pub fn write_jsonl_summary(report: &Report, out: &mut dyn Write) -> Result<(), O
         inputs: &report.inputs,
         warnings: &report.warnings,
         summary: &report.summary,
+        groups: &report.groups,
         notices: &report.notices,
         local_certificates: &report.local_certificates,
     };

@@ -62,12 +62,14 @@ pub fn write_markdown(
         }
         writeln!(out, "```\n")?;
     }
-    if !spool.is_empty() {
+    if !report.groups.is_empty() {
+        write_group_overview(report, out)?;
+    } else if !spool.is_empty() {
         writeln!(
             out,
             "| # | client → server | handshake | verdict |\n|---|---|---|---|"
         )?;
-        spool.write(Part::Overview, b"", out)?;
+        spool.write(Part::Overview, b"", None, out)?;
         writeln!(out)?;
     }
     if !report.warnings.is_empty() {
@@ -77,7 +79,46 @@ pub fn write_markdown(
         }
         writeln!(out)?;
     }
-    spool.write(Part::Detail, b"", out)?;
+    let header = |g: &GroupReport, out: &mut dyn Write| -> Result<(), OutputError> {
+        writeln!(
+            out,
+            "<a id=\"group-{}\"></a>\n\n## Group {}: {} connection(s) — {}\n\n{}\n",
+            g.group,
+            g.group,
+            g.count,
+            cell(&g.verdict),
+            cell(&group_title(g))
+        )?;
+        Ok(())
+    };
+    spool.write(Part::Detail, b"", Some(&header), out)?;
+    Ok(())
+}
+
+/// One row per group: the first thing a reader sees.
+fn write_group_overview(report: &Report, out: &mut dyn Write) -> Result<(), OutputError> {
+    writeln!(
+        out,
+        "| group | count | client → server | role | handshake | verdict | which file |\n|---|---|---|---|---|---|---|"
+    )?;
+    for g in &report.groups {
+        writeln!(
+            out,
+            "| [{n}](#group-{n}) | {c} | {} → {} | {} | {} | {} | {} |",
+            code(&group_client(g)),
+            code(&g.server),
+            cell(&group_role_text(g)),
+            outcome_label(g.handshake),
+            cell(&g.verdict),
+            g.local_file
+                .as_deref()
+                .map(|p| code(&short_path(p, 60)))
+                .unwrap_or_else(|| "-".into()),
+            n = g.group,
+            c = g.count,
+        )?;
+    }
+    writeln!(out)?;
     Ok(())
 }
 
@@ -98,12 +139,13 @@ pub fn write_overview_row(c: &ConnectionReport, out: &mut dyn Write) -> Result<(
 /// One connection's section.
 pub fn write_connection(
     c: &ConnectionReport,
-    with_local: bool,
+    layout: &super::Layout,
     out: &mut dyn Write,
 ) -> Result<(), OutputError> {
     writeln!(
         out,
-        "## #{} {} → {} — {}\n",
+        "{} #{} {} → {} — {}\n",
+        if layout.grouped { "###" } else { "##" },
         c.id,
         code(&c.client),
         code(&c.server),
@@ -248,7 +290,7 @@ pub fn write_connection(
         }
         writeln!(out)?;
     }
-    if with_local {
+    if layout.with_local {
         let lines: Vec<String> = local_file_lines(c)
             .into_iter()
             .chain(c.candidates_not_presented.iter().map(candidate_line))

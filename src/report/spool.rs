@@ -17,8 +17,9 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 
-use super::model::ConnectionReport;
-use super::{html, json, markdown, table, Format};
+use super::groups::{Groups, Placed};
+use super::model::{ConnectionReport, GroupReport};
+use super::{html, json, markdown, table, Format, Layout};
 use crate::error::OutputError;
 
 /// Rendered bytes held in memory before a run is written out.
@@ -27,6 +28,7 @@ pub const MEM_CAP: usize = 32 * 1024 * 1024;
 const RUN_BUFFER: usize = 64 * 1024;
 /// The id connections are rendered with, replaced in the merged output.
 const ID_MARK: usize = usize::MAX;
+const NO_GROUP: u32 = u32::MAX;
 
 /// Document order: input (command-line position), first packet, then arrival.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -38,6 +40,8 @@ struct Key {
 
 struct Record {
     key: Key,
+    /// Its group's internal index, or `NO_GROUP`.
+    group: u32,
     /// The row of the overview table (Markdown, HTML), else empty.
     overview: Vec<u8>,
     /// The connection's block.
@@ -52,7 +56,9 @@ struct Run {
 
 pub struct Spool {
     format: Format,
-    with_local: bool,
+    layout: Layout,
+    /// The groups of the connections added (empty with `--no-group`).
+    pub groups: Groups,
     /// `MEM_CAP`, or `CERTWIRE_SPOOL_BYTES` (to see the spill path work on small inputs).
     cap: usize,
     mem: Vec<Record>,
@@ -73,10 +79,11 @@ pub enum Part {
 }
 
 impl Spool {
-    pub fn new(format: Format, with_local: bool) -> Spool {
+    pub fn new(format: Format, layout: Layout) -> Spool {
         Spool {
             format,
-            with_local,
+            layout,
+            groups: Groups::default(),
             cap: std::env::var("CERTWIRE_SPOOL_BYTES")
                 .ok()
                 .and_then(|v| v.parse().ok())
@@ -89,6 +96,10 @@ impl Spool {
             count: 0,
             per_input: Vec::new(),
         }
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
 
     /// Connections from the input at this command-line position.
@@ -111,39 +122,18 @@ impl Spool {
         &mut self,
         f: &mut dyn FnMut(u64, usize) -> Result<(), OutputError>,
     ) -> Result<(), OutputError> {
-        if self.runs.is_empty() {
-            self.mem.sort_by_key(|r| r.key);
-            for (i, r) in self.mem.iter().enumerate() {
-                f(r.key.seq, i + 1)?;
-            }
-            return Ok(());
-        }
-        if !self.mem.is_empty() {
-            self.spill()?;
-        }
-        let file = self.file.as_ref().expect("runs live in the file");
-        let mut readers: Vec<RunReader> = self.runs.iter().map(|r| RunReader::new(*r)).collect();
-        let mut heap = BinaryHeap::new();
-        for (i, rd) in readers.iter_mut().enumerate() {
-            if let Some(rec) = rd.next(file)? {
-                heap.push(Reverse(Head(rec, i)));
-            }
-        }
-        let mut id = 0;
-        while let Some(Reverse(Head(rec, i))) = heap.pop() {
-            id += 1;
-            f(rec.key.seq, id)?;
-            if let Some(next) = readers[i].next(file)? {
-                heap.push(Reverse(Head(next, i)));
-            }
-        }
-        Ok(())
+        self.visit(&mut |r, id| f(r.key.seq, id))
     }
 
     /// Render `c`, from the input at position `input` on the command line.
     pub fn add(&mut self, input: usize, c: &mut ConnectionReport) -> Result<(), OutputError> {
         c.id = ID_MARK;
-        let (mut overview, mut detail) = self.render(c)?;
+        let placed = if self.layout.grouped {
+            self.groups.add(c)
+        } else {
+            Placed::Alone
+        };
+        let (mut overview, mut detail) = self.render(c, placed)?;
         // What is held is the allocation, not the length: a small block must not keep a
         // large buffer.
         overview.shrink_to_fit();
@@ -161,6 +151,7 @@ impl Spool {
         self.mem_bytes += overview.capacity() + detail.capacity() + std::mem::size_of::<Record>();
         self.mem.push(Record {
             key,
+            group: placed.group().unwrap_or(NO_GROUP),
             overview,
             detail,
         });
@@ -170,21 +161,94 @@ impl Spool {
         Ok(())
     }
 
-    fn render(&self, c: &ConnectionReport) -> Result<(Vec<u8>, Vec<u8>), OutputError> {
+    /// The connection's overview row and detail block. Grouped, a repeat has neither
+    /// (its group's first connection stands for it), and the overview is the groups'
+    /// (written from [`Groups`] at the end); JSON keeps every connection's record.
+    fn render(
+        &self,
+        c: &ConnectionReport,
+        placed: Placed,
+    ) -> Result<(Vec<u8>, Vec<u8>), OutputError> {
         let (mut overview, mut detail) = (Vec::new(), Vec::with_capacity(4096));
+        let l = &self.layout;
+        if matches!(self.format, Format::Json | Format::Jsonl) {
+            if !l.summary_only {
+                json::write_document_connection(c, &mut detail)?;
+            }
+            return Ok((overview, detail));
+        }
+        let detailed = !l.summary_only && !matches!(placed, Placed::Repeat(_));
+        let row = !l.grouped;
         match self.format {
-            Format::Json | Format::Jsonl => json::write_document_connection(c, &mut detail)?,
-            Format::Table => table::write_connection(c, self.with_local, &mut detail)?,
+            Format::Table if detailed => table::write_connection(c, l, &mut detail)?,
             Format::Markdown => {
-                markdown::write_overview_row(c, &mut overview)?;
-                markdown::write_connection(c, self.with_local, &mut detail)?;
+                if row {
+                    markdown::write_overview_row(c, &mut overview)?;
+                }
+                if detailed {
+                    markdown::write_connection(c, l, &mut detail)?;
+                }
             }
             Format::Html => {
-                html::write_overview_row(c, &mut overview)?;
-                html::write_connection(c, self.with_local, &mut detail)?;
+                if row {
+                    html::write_overview_row(c, &mut overview)?;
+                }
+                if detailed {
+                    html::write_connection(c, l, &mut detail)?;
+                }
             }
+            _ => {}
         }
         Ok((overview, detail))
+    }
+
+    /// Give every connection its document id, in document order, and the groups their
+    /// ids and numbers. Called once, before the document is written.
+    pub fn assign_ids(&mut self) -> Result<(), OutputError> {
+        let mut groups = std::mem::take(&mut self.groups);
+        self.visit(&mut |r, id| {
+            if r.group != NO_GROUP {
+                groups.add_id(r.group, id);
+            }
+            Ok(())
+        })?;
+        groups.number();
+        self.groups = groups;
+        Ok(())
+    }
+
+    /// Every record in document order, with its id.
+    fn visit(
+        &mut self,
+        f: &mut dyn FnMut(&Record, usize) -> Result<(), OutputError>,
+    ) -> Result<(), OutputError> {
+        if self.runs.is_empty() {
+            self.mem.sort_by_key(|r| r.key);
+            for (i, r) in self.mem.iter().enumerate() {
+                f(r, i + 1)?;
+            }
+            return Ok(());
+        }
+        if !self.mem.is_empty() {
+            self.spill()?;
+        }
+        let file = self.file.as_ref().expect("runs live in the file");
+        let mut readers: Vec<RunReader> = self.runs.iter().map(|r| RunReader::new(*r)).collect();
+        let mut heap = BinaryHeap::new();
+        for (i, rd) in readers.iter_mut().enumerate() {
+            if let Some(rec) = rd.next(file)? {
+                heap.push(Reverse(Head(rec, i)));
+            }
+        }
+        let mut id = 0;
+        while let Some(Reverse(Head(rec, i))) = heap.pop() {
+            id += 1;
+            f(&rec, id)?;
+            if let Some(next) = readers[i].next(file)? {
+                heap.push(Reverse(Head(next, i)));
+            }
+        }
+        Ok(())
     }
 
     /// Sort what is in memory and append it to the temporary file as one run.
@@ -214,48 +278,37 @@ impl Spool {
         Ok(())
     }
 
-    /// Write `part` of every connection in document order, ids written in, `separator`
-    /// between two (JSON's comma).
+    /// Write `part` of every connection that has one, in document order, ids written
+    /// in, `separator` between two (JSON's comma); before a group's detail, `header`
+    /// writes what the group is.
     pub fn write(
         &mut self,
         part: Part,
         separator: &[u8],
+        header: Option<&dyn Fn(&GroupReport, &mut dyn Write) -> Result<(), OutputError>>,
         out: &mut dyn Write,
     ) -> Result<(), OutputError> {
         let marks = marks(self.format, part);
-        if self.runs.is_empty() {
-            self.mem.sort_by_key(|r| r.key);
-            for (i, r) in self.mem.iter().enumerate() {
-                if i > 0 {
-                    out.write_all(separator)?;
-                }
-                write_with_id(pick(r, part), i + 1, marks, out)?;
+        let groups = std::mem::take(&mut self.groups);
+        let mut written = 0;
+        let r = self.visit(&mut |r, id| {
+            let block = pick(r, part);
+            if block.is_empty() {
+                return Ok(());
             }
-            return Ok(());
-        }
-        if !self.mem.is_empty() {
-            self.spill()?;
-        }
-        let file = self.file.as_ref().expect("runs live in the file");
-        let mut readers: Vec<RunReader> = self.runs.iter().map(|r| RunReader::new(*r)).collect();
-        let mut heap = BinaryHeap::new();
-        for (i, rd) in readers.iter_mut().enumerate() {
-            if let Some(rec) = rd.next(file)? {
-                heap.push(Reverse(Head(rec, i)));
-            }
-        }
-        let mut id = 0;
-        while let Some(Reverse(Head(rec, i))) = heap.pop() {
-            if id > 0 {
+            if written > 0 {
                 out.write_all(separator)?;
             }
-            id += 1;
-            write_with_id(pick(&rec, part), id, marks, out)?;
-            if let Some(next) = readers[i].next(file)? {
-                heap.push(Reverse(Head(next, i)));
+            written += 1;
+            if let (Some(h), Some(g)) = (header, groups.get(r.group)) {
+                if part == Part::Detail {
+                    h(g, out)?;
+                }
             }
-        }
-        Ok(())
+            write_with_id(block, id, marks, out)
+        });
+        self.groups = groups;
+        r
     }
 }
 
@@ -319,19 +372,20 @@ impl Ord for Head {
     }
 }
 
-/// A record on disk: input u32, first packet u64, seq u64, overview length u32, detail
-/// length u32 (little-endian), then the two blocks.
+/// A record on disk: input u32, first packet u64, seq u64, group u32, overview length
+/// u32, detail length u32 (little-endian), then the two blocks.
 fn encode(r: &Record, buf: &mut Vec<u8>) {
     buf.extend_from_slice(&r.key.input.to_le_bytes());
     buf.extend_from_slice(&r.key.first_packet.to_le_bytes());
     buf.extend_from_slice(&r.key.seq.to_le_bytes());
+    buf.extend_from_slice(&r.group.to_le_bytes());
     buf.extend_from_slice(&(r.overview.len() as u32).to_le_bytes());
     buf.extend_from_slice(&(r.detail.len() as u32).to_le_bytes());
     buf.extend_from_slice(&r.overview);
     buf.extend_from_slice(&r.detail);
 }
 
-const HEADER: usize = 4 + 8 + 8 + 4 + 4;
+const HEADER: usize = 4 + 8 + 8 + 4 + 4 + 4;
 
 /// Sequential reads of one run (pread: the runs share the file).
 struct RunReader {
@@ -366,10 +420,12 @@ impl RunReader {
             first_packet: u64_at(4),
             seq: u64_at(12),
         };
-        let overview = self.read(file, u32_at(20) as usize)?;
-        let detail = self.read(file, u32_at(24) as usize)?;
+        let group = u32_at(20);
+        let overview = self.read(file, u32_at(24) as usize)?;
+        let detail = self.read(file, u32_at(28) as usize)?;
         Ok(Some(Record {
             key,
+            group,
             overview,
             detail,
         }))

@@ -5,9 +5,11 @@ use std::io::Write;
 
 use comfy_table::{presets, ContentArrangement, Table};
 
+use super::fit::Fit;
 use super::model::*;
 use super::spool::{Part, Spool};
 use super::text::*;
+use super::Layout;
 use crate::error::OutputError;
 
 pub fn write_table(
@@ -15,15 +17,119 @@ pub fn write_table(
     spool: &mut Spool,
     out: &mut dyn Write,
 ) -> Result<(), OutputError> {
-    spool.write(Part::Detail, b"", out)?;
-    write_footer(report, out)
+    let layout = *spool.layout();
+    let mut fitted;
+    let out: &mut dyn Write = match layout.width {
+        Some(w) => {
+            fitted = Fit::new(out, w);
+            &mut fitted
+        }
+        None => out,
+    };
+    write_overview(report, &layout, out)?;
+    if !layout.summary_only {
+        let header = |g: &GroupReport, out: &mut dyn Write| -> Result<(), OutputError> {
+            writeln!(out, "── {}", group_title(g))?;
+            Ok(())
+        };
+        spool.write(Part::Detail, b"", Some(&header), out)?;
+    }
+    write_footer(report, out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// One line per group: count, verdict, who → whom, role, which file; cut to the width
+/// (the group's detail and the JSON have everything).
+pub fn write_overview(
+    report: &Report,
+    layout: &Layout,
+    out: &mut dyn Write,
+) -> Result<(), OutputError> {
+    if report.groups.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{} group(s) of connections that tell the same story:",
+        report.groups.len()
+    )?;
+    for g in &report.groups {
+        // The verdict's first word, who → whom, role, file, then the verdict's message,
+        // which is what gets cut.
+        let (word, message) = g.verdict.split_once(' ').unwrap_or((&g.verdict, ""));
+        let line = format!(
+            "{:>4} {:>5}×  {:<7} {} → {}  {}  {}  {}",
+            format!("g{}", g.group),
+            g.count,
+            word,
+            group_client(g),
+            g.server,
+            group_role_text(g),
+            g.local_file
+                .as_deref()
+                .map(|p| short_path(p, 40))
+                .unwrap_or_else(|| "(in no file searched)".into()),
+            message
+        );
+        writeln!(out, "{}", cut(&line, layout.width))?;
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+/// `line` cut to `width` characters, with an ellipsis.
+fn cut(line: &str, width: Option<usize>) -> String {
+    match width {
+        Some(w) if line.chars().count() > w => {
+            let mut s: String = line.chars().take(w.saturating_sub(1)).collect();
+            s.push('…');
+            s
+        }
+        _ => line.to_string(),
+    }
+}
+
+/// The end of a streamed table: the groups' overview, then the footer.
+pub fn write_stream_end(
+    report: &Report,
+    layout: &Layout,
+    out: &mut dyn Write,
+) -> Result<(), OutputError> {
+    let mut fitted;
+    let out: &mut dyn Write = match layout.width {
+        Some(w) => {
+            fitted = Fit::new(out, w);
+            &mut fitted
+        }
+        None => out,
+    };
+    writeln!(out)?;
+    write_overview(report, layout, out)?;
+    write_footer(report, out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// A connection like an earlier one, said in one line (streaming output).
+pub fn write_repeat(
+    c: &ConnectionReport,
+    g: &GroupReport,
+    out: &mut dyn Write,
+) -> Result<(), OutputError> {
+    writeln!(
+        out,
+        "#{}  {} → {}  {}: same as #{} (group {}, {} so far)",
+        c.id, c.client, c.server, c.first_seen, g.representative, g.group, g.count
+    )?;
+    Ok(())
 }
 
 /// `with_local`: local certificate files were searched, so say where each certificate
 /// came from (or that it is in none).
 pub fn write_connection(
     c: &ConnectionReport,
-    with_local: bool,
+    layout: &Layout,
     out: &mut dyn Write,
 ) -> Result<(), OutputError> {
     writeln!(
@@ -95,6 +201,10 @@ pub fn write_connection(
         writeln!(out, "    note   {n}")?;
     }
     let mut table = Table::new();
+    if let Some(w) = layout.width {
+        // The table is indented by 4.
+        table.set_width(w.saturating_sub(4) as u16);
+    }
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
@@ -153,7 +263,7 @@ pub fn write_connection(
             writeln!(out, "    {line}")?;
         }
     }
-    if with_local {
+    if layout.with_local {
         for line in local_file_lines(c) {
             writeln!(out, "    {line}")?;
         }

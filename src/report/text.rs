@@ -180,6 +180,21 @@ pub fn http_text(c: &ConnectionReport) -> Option<String> {
     ))
 }
 
+/// "h2, http/1.1 → h2": what the client offered and what the server chose.
+pub fn alpn_text(c: &ConnectionReport) -> String {
+    format!(
+        "{}{}",
+        c.alpn
+            .as_ref()
+            .map(|a| a.join(", "))
+            .unwrap_or_else(|| "-".into()),
+        c.alpn_selected
+            .as_ref()
+            .map(|a| format!(" → {a}"))
+            .unwrap_or_default()
+    )
+}
+
 /// "kubelet-client → kube-apiserver", when either role is known.
 pub fn role_text(c: &ConnectionReport) -> Option<String> {
     let name = |r: Option<crate::correlate::Role>| {
@@ -440,4 +455,74 @@ pub fn inference_lines(c: &ConnectionReport) -> Vec<String> {
     }
     v.extend(inf.size_checks.iter().map(|s| s.summary.clone()));
     v
+}
+
+fn role_name(r: Option<crate::correlate::Role>) -> Option<String> {
+    r.and_then(|r| {
+        serde_json::to_value(r)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+    })
+}
+
+/// "kubelet-client → kube-apiserver" for a group.
+pub fn group_role_text(g: &GroupReport) -> String {
+    match (role_name(g.role), role_name(g.server_role)) {
+        (None, None) => "-".into(),
+        (a, b) => format!(
+            "{} → {}",
+            a.unwrap_or_else(|| "?".into()),
+            b.unwrap_or_else(|| "?".into())
+        ),
+    }
+}
+
+/// "#4, #9, #12, … (+40 more)": at most `max` ids.
+pub fn group_ids_text(g: &GroupReport, max: usize) -> String {
+    let listed: Vec<String> = g
+        .connection_ids
+        .iter()
+        .take(max)
+        .map(|i| format!("#{i}"))
+        .collect();
+    let more = g.count.saturating_sub(listed.len() as u64);
+    if more > 0 {
+        format!("{}, … (+{more} more)", listed.join(", "))
+    } else {
+        listed.join(", ")
+    }
+}
+
+/// The client of a group without its (ephemeral) port.
+pub fn group_client(g: &GroupReport) -> String {
+    match g.client.rsplit_once(':') {
+        Some((host, _)) if g.count > 1 => host.to_string(),
+        _ => g.client.clone(),
+    }
+}
+
+/// "group 3: 57 connection(s) (#4, #9, … (+40 more)), first seen …, last seen …".
+pub fn group_title(g: &GroupReport) -> String {
+    if g.count == 1 {
+        return format!("group {}: 1 connection ({})", g.group, g.first_seen);
+    }
+    format!(
+        "group {}: {} connections like the one below ({}), first seen {}, last seen {}",
+        g.group,
+        g.count,
+        group_ids_text(g, 12),
+        g.first_seen,
+        g.last_seen
+    )
+}
+
+/// A path shortened in the middle to `max` characters: "/var/lib/…/kubelet-client-current.pem".
+pub fn short_path(p: &str, max: usize) -> String {
+    let n = p.chars().count();
+    if n <= max || max < 8 {
+        return p.to_string();
+    }
+    let tail: String = p.chars().skip(n - (max - 1) * 2 / 3).collect();
+    let head: String = p.chars().take(max - 1 - tail.chars().count()).collect();
+    format!("{head}…{tail}")
 }

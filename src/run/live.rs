@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::Collector;
+use super::collect::Collector;
 use crate::analyze::{Analyzer, InputRun};
 use crate::cli::AnalyzeArgs;
 use crate::error::OutputError;
@@ -184,7 +184,7 @@ fn capture(
         if let Some(w) = writer.as_mut() {
             write_evidence(w, analyzer, args.write_application_secrets)?;
         }
-        if let Some(e) = col.error.take() {
+        if let Some(e) = col.doc.error.take() {
             return Err(e);
         }
         if args.count.is_some_and(|n| reported >= n) {

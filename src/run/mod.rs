@@ -1,80 +1,23 @@
 //! `certwire analyze`: inputs (files, stdin, or a live interface) through the analyzer,
 //! reports to the chosen renderer.
 
+mod collect;
 mod live;
+
+use collect::{analyze_parallel, Collector, Doc, Filter};
 
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
-use std::sync::atomic::Ordering;
 
 use crate::analyze::{Analyzer, Options};
 use crate::cli::{exit, AnalyzeArgs, FailOn};
 use crate::error::OutputError;
-use crate::export::{ExportId, Exporter};
+use crate::export::Exporter;
 use crate::local::{self, Inventory, ScanOptions};
-use crate::model::{
-    ConnectionReport, InputReport, Level, LocalReport, Meta, Report, Summary, Warning,
-};
+use crate::model::{InputReport, Level, LocalReport, Meta, Report, Warning};
 use crate::output;
-use crate::report::spool::Spool;
-use crate::report::{html, json, markdown, table, Format};
+use crate::report::{fit, html, json, markdown, table, Format, Layout};
 use crate::source::live::{LiveCapture, LiveOptions};
-
-/// Where connection reports go as they are decided: written at once when streaming
-/// (JSON Lines, the table of a pipe or a live capture), else rendered into the spool,
-/// which keeps the document in bounded memory until it is written in order.
-struct Collector<'a> {
-    out: &'a mut dyn Write,
-    format: Format,
-    streaming: bool,
-    with_local: bool,
-    spool: Spool,
-    /// Command-line position of the input being read.
-    input: usize,
-    summary: Summary,
-    next_id: usize,
-    error: Option<OutputError>,
-    /// `--export-certs`: where the certificates of each connection reported go.
-    export: Option<&'a Exporter>,
-}
-
-impl Collector<'_> {
-    fn add(&mut self, mut c: ConnectionReport) {
-        self.summary.add(&c);
-        if self.error.is_some() {
-            return;
-        }
-        // Named by id when it is known now (streaming), else by arrival in the spool.
-        if let Some(x) = self.export {
-            let id = if self.streaming {
-                ExportId::Final(self.next_id + 1)
-            } else {
-                ExportId::Pending(self.spool.next_seq())
-            };
-            if let Err(e) = x.connection(&c, id) {
-                self.error = Some(e);
-                return;
-            }
-        }
-        if !self.streaming {
-            if let Err(e) = self.spool.add(self.input, &mut c) {
-                self.error = Some(e);
-            }
-            return;
-        }
-        self.next_id += 1;
-        c.id = self.next_id;
-        let r = if self.format == Format::Jsonl {
-            json::write_jsonl_connection(&c, self.out)
-        } else {
-            table::write_connection(&c, self.with_local, self.out)
-                .and_then(|_| Ok(self.out.flush()?))
-        };
-        if let Err(e) = r {
-            self.error = Some(e);
-        }
-    }
-}
 
 /// Run `analyze` and return the exit status.
 pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
@@ -152,91 +95,40 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
     // files) are ordered by first packet instead.
     let stream_table =
         args.format == Format::Table && (live.is_some() || args.inputs.iter().any(|i| i == "-"));
-    let mut col = Collector {
-        out: &mut out,
-        format: args.format,
-        streaming: args.format == Format::Jsonl || stream_table,
+    let layout = Layout {
         with_local: inventory.as_ref().is_some_and(|i| !i.certs.is_empty()),
-        spool: Spool::new(
-            args.format,
-            inventory.as_ref().is_some_and(|i| !i.certs.is_empty()),
-        ),
-        input: 0,
-        summary: Summary::default(),
-        next_id: 0,
-        error: None,
-        export: exporter.as_ref(),
+        grouped: !args.no_group,
+        summary_only: args.summary,
+        width: (args.format == Format::Table && args.output.is_none())
+            .then(fit::terminal_width)
+            .flatten(),
+        several_inputs: args.inputs.len() > 1,
     };
-    let mut inputs = Vec::new();
-    match live {
-        Some(cap) => inputs.push(live::run(args, cap, &mut analyzer, &mut col)?),
-        None if !col.streaming
-            && args.inputs.len() > 1
-            && !args.inputs.iter().any(|i| i == "-") =>
-        {
-            // Several files, one document: analyzed in parallel on all cores and merged in
-            // command-line order, so the output is the same whatever the thread count.
-            let shared = std::sync::Mutex::new((
-                std::mem::replace(&mut col.spool, Spool::new(args.format, false)),
-                Summary::default(),
-                None,
-            ));
-            let parallel = analyze_parallel(&analyzer, &args.inputs, threads, &shared, col.export);
-            for (report, warnings) in parallel {
-                inputs.push(report);
-                analyzer.warnings.extend(warnings);
-            }
-            let (spool, summary, error) = shared.into_inner().unwrap_or_else(|e| e.into_inner());
-            col.spool = spool;
-            col.summary = summary;
-            col.error = error;
-        }
-        None => {
-            analyzer.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            for (i, path) in args.inputs.iter().enumerate() {
-                col.input = i;
-                inputs.push(analyzer.analyze_input(path, &mut |c| col.add(c)));
-                if let Some(e) = col.error.take() {
-                    return Err(e);
-                }
-            }
-        }
-    }
-    if let Some(e) = col.error.take() {
+    let mut col = Collector::new(
+        &mut out,
+        args.format,
+        args.format == Format::Jsonl || stream_table,
+        layout,
+        Filter::from_args(args),
+    );
+    col.doc.export = exporter;
+    let inputs = match live {
+        Some(cap) => vec![live::run(args, cap, &mut analyzer, &mut col)?],
+        None => read_inputs(args, &mut analyzer, &mut col, threads)?,
+    };
+    if let Some(e) = col.doc.error.take() {
         return Err(e);
     }
-    if let Some(x) = col.export {
-        if x.has_pending() {
-            col.spool.ids(&mut |seq, id| x.name_pending(seq, id))?;
-        }
-        analyzer.warnings.extend(x.finish());
-    }
-    let mut summary = std::mem::take(&mut col.summary);
-    for g in inputs.iter().flat_map(|i| &i.connection_attempts) {
-        summary.add_finding(&g.finding);
-    }
     bad_input |= inputs.iter().any(|i| i.error.is_some());
-    let report = Report {
-        certwire: Meta::default(),
-        inputs,
-        warnings: std::mem::take(&mut analyzer.warnings),
-        summary,
-        notices: local_notices(inventory.as_deref()),
-        local_certificates: inventory.as_deref().map(|inv| LocalReport {
-            root: inv.root.clone(),
-            searched: inv.searched.clone(),
-            files_read: inv.files_read,
-            certificates: inv.certs.len(),
-            problems: inv.problems.clone(),
-        }),
-    };
+    let report = finish_report(&mut col, inputs, &mut analyzer, inventory.as_deref())?;
+    let (streamed, mut doc) = (col.streaming, col.doc);
     match args.format {
-        Format::Table if stream_table => table::write_footer(&report, &mut out)?,
-        Format::Table => table::write_table(&report, &mut col.spool, &mut out)?,
-        Format::Json => json::write_json(&report, &mut col.spool, &mut out)?,
+        Format::Table if streamed => table::write_stream_end(&report, &layout, &mut out)?,
+        Format::Table => table::write_table(&report, &mut doc.spool, &mut out)?,
+        Format::Json => json::write_json(&report, &mut doc.spool, &mut out)?,
         Format::Jsonl => json::write_jsonl_summary(&report, &mut out)?,
-        Format::Markdown => markdown::write_markdown(&report, &mut col.spool, &mut out)?,
-        Format::Html => html::write_html(&report, &mut col.spool, &mut out)?,
+        Format::Markdown => markdown::write_markdown(&report, &mut doc.spool, &mut out)?,
+        Format::Html => html::write_html(&report, &mut doc.spool, &mut out)?,
     }
     out.flush()?;
     // Errors always reach stderr; warnings too when the report goes elsewhere or is
@@ -264,63 +156,86 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
     })
 }
 
-/// An input read: its report and its warnings.
-type InputDone = (InputReport, Vec<Warning>);
-
-/// What the parallel readers share: the document's spool, the summary, the first error.
-type Shared = std::sync::Mutex<(Spool, Summary, Option<OutputError>)>;
-
-/// Analyze `inputs` with up to `threads` analyzers side by side, each connection into the
-/// shared spool (which orders the document whatever the order of arrival); input reports
-/// and warnings in input order.
-fn analyze_parallel(
-    base: &Analyzer,
-    inputs: &[String],
+/// The files (or stdin) through the analyzer: several files going into one document are
+/// analyzed in parallel on all cores and merged in command-line order, so the output is
+/// the same whatever the thread count.
+fn read_inputs(
+    args: &AnalyzeArgs,
+    analyzer: &mut Analyzer,
+    col: &mut Collector<'_>,
     threads: usize,
-    shared: &Shared,
-    export: Option<&Exporter>,
-) -> Vec<InputDone> {
-    let threads = threads.clamp(1, inputs.len().max(1));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: std::sync::Mutex<Vec<Option<InputDone>>> =
-        std::sync::Mutex::new(inputs.iter().map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                let mut analyzer = base.fork();
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(path) = inputs.get(i) else { break };
-                    let report = analyzer.analyze_input(path, &mut |mut c| {
-                        let mut g = shared.lock().unwrap_or_else(|e| e.into_inner());
-                        let (spool, summary, error) = &mut *g;
-                        summary.add(&c);
-                        if let (None, Some(x)) = (&error, export) {
-                            let id = ExportId::Pending(spool.next_seq());
-                            if let Err(e) = x.connection(&c, id) {
-                                *error = Some(e);
-                            }
-                        }
-                        if error.is_none() {
-                            if let Err(e) = spool.add(i, &mut c) {
-                                *error = Some(e);
-                            }
-                        }
-                    });
-                    let warnings = std::mem::take(&mut analyzer.warnings);
-                    if let Ok(mut r) = results.lock() {
-                        r[i] = Some((report, warnings));
-                    }
-                }
-            });
+) -> Result<Vec<InputReport>, OutputError> {
+    let mut inputs = Vec::new();
+    if !col.streaming && args.inputs.len() > 1 && !args.inputs.iter().any(|i| i == "-") {
+        let doc = std::mem::replace(&mut col.doc, Doc::new(args.format, col.layout));
+        let shared = std::sync::Mutex::new(doc);
+        for (report, warnings) in
+            analyze_parallel(analyzer, &args.inputs, threads, &shared, &col.filter)
+        {
+            inputs.push(report);
+            analyzer.warnings.extend(warnings);
         }
-    });
-    results
-        .into_inner()
-        .unwrap_or_default()
-        .into_iter()
-        .flatten()
-        .collect()
+        col.doc = shared.into_inner().unwrap_or_else(|e| e.into_inner());
+        return Ok(inputs);
+    }
+    analyzer.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    for (i, path) in args.inputs.iter().enumerate() {
+        col.input = i;
+        inputs.push(analyzer.analyze_input(path, &mut |c| col.add(c)));
+        if let Some(e) = col.doc.error.take() {
+            return Err(e);
+        }
+    }
+    Ok(inputs)
+}
+
+/// The report around the connections: inputs, warnings, summary, groups, notices.
+fn finish_report(
+    col: &mut Collector<'_>,
+    inputs: Vec<InputReport>,
+    analyzer: &mut Analyzer,
+    inventory: Option<&Inventory>,
+) -> Result<Report, OutputError> {
+    if let Some(x) = &col.doc.export {
+        if x.has_pending() {
+            col.doc.spool.ids(&mut |seq, id| x.name_pending(seq, id))?;
+        }
+        analyzer.warnings.extend(x.finish());
+    }
+    let mut summary = std::mem::take(&mut col.doc.summary);
+    for g in inputs.iter().flat_map(|i| &i.connection_attempts) {
+        summary.add_finding(&g.finding);
+    }
+    let groups = if col.streaming {
+        col.groups.number();
+        col.groups.reports()
+    } else {
+        col.doc.spool.assign_ids()?;
+        col.doc.spool.groups.reports()
+    };
+    let mut notices = local_notices(inventory);
+    if col.filter.is_active() {
+        notices.push(format!(
+            "filtered by {}: {} connection(s) not shown (the summary counts those shown)",
+            col.filter.describe(),
+            col.doc.filtered_out
+        ));
+    }
+    Ok(Report {
+        certwire: Meta::default(),
+        inputs,
+        warnings: std::mem::take(&mut analyzer.warnings),
+        summary,
+        notices,
+        local_certificates: inventory.map(|inv| LocalReport {
+            root: inv.root.clone(),
+            searched: inv.searched.clone(),
+            files_read: inv.files_read,
+            certificates: inv.certs.len(),
+            problems: inv.problems.clone(),
+        }),
+        groups,
+    })
 }
 
 /// A key log without a single line certwire can use (a private key or /etc/shadow given
