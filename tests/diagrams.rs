@@ -80,11 +80,12 @@ fn hostile(c: &ConnectionReport) -> ConnectionReport {
         p.cert = Arc::new(summary);
         p
     };
-    for certs in [&mut h.server_certificates, &mut h.client_certificates] {
-        if let Some(v) = certs {
-            for p in v.iter_mut() {
-                *p = subject(p, format!("CN={HOSTILE},O={HOSTILE}"));
-            }
+    for v in [&mut h.server_certificates, &mut h.client_certificates]
+        .into_iter()
+        .flatten()
+    {
+        for p in v.iter_mut() {
+            *p = subject(p, format!("CN={HOSTILE},O={HOSTILE}"));
         }
     }
     if let Some(r) = &mut h.certificate_request {
@@ -186,7 +187,8 @@ fn every_shipped_connection_draws_valid_diagrams() {
     let conns = connections();
     let mut cases: Vec<(String, ConnectionReport)> = Vec::new();
     // The kinds the diagrams must cover are all among the shipped captures.
-    let kinds: [(&str, fn(&ConnectionReport) -> bool); 7] = [
+    type Kind = (&'static str, fn(&ConnectionReport) -> bool);
+    let kinds: [Kind; 7] = [
         ("failed", |c| c.handshake == Handshake::Failed),
         ("completed", |c| c.handshake == Handshake::Completed),
         ("encrypted TLS 1.3", |c| {
@@ -288,7 +290,7 @@ fn every_shipped_connection_draws_valid_diagrams() {
     );
     // xmllint, when there, as a second XML parser for the SVGs.
     if Command::new("xmllint").arg("--version").output().is_ok() {
-        for i in 0..cases.len() {
+        for (i, (name, _)) in cases.iter().enumerate() {
             let f = dir.join(format!("{i:04}.svg"));
             let o = Command::new("xmllint")
                 .args(["--noout", "--nonet"])
@@ -297,8 +299,7 @@ fn every_shipped_connection_draws_valid_diagrams() {
                 .unwrap();
             assert!(
                 o.status.success(),
-                "{}: {}",
-                cases[i].0,
+                "{name}: {}",
                 String::from_utf8_lossy(&o.stderr)
             );
         }

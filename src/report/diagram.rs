@@ -1372,10 +1372,7 @@ mod tests {
         c.alpn = Some(vec![HOSTILE.into()]);
         let base = c.server_certificates.as_ref().unwrap()[0].clone();
         c.server_certificates = Some(vec![cert(&base, &format!("CN={HOSTILE}"))]);
-        c.client_certificates = Some(vec![cert(
-            &base,
-            &format!("O=x,CN=a\\,b\\+c\\3Cd\\\\e\n%%{{init}}%%"),
-        )]);
+        c.client_certificates = Some(vec![cert(&base, "O=x,CN=a\\,b\\+c\\3Cd\\\\e\n%%{init}%%")]);
         c.certificate_request = Some(CertificateRequestReport {
             ca_names: vec![HOSTILE.into(), format!("CN={HOSTILE}")],
             signature_algorithms: Vec::new(),
