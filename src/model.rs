@@ -281,8 +281,8 @@ pub struct GroupReport {
     /// Certificate message was seen.
     pub server_certificates: Option<Vec<String>>,
     pub client_certificates: Option<Vec<String>>,
-    /// Where the client's (else the server's) leaf certificate is on the node; null when
-    /// in no file searched.
+    /// Where the client's leaf certificate is on the node (the server's when the client
+    /// sent none); null when in no file searched.
     pub local_file: Option<String>,
     pub handshake: Handshake,
     pub visibility: Visibility,
@@ -321,8 +321,12 @@ impl GroupReport {
             server_role: c.server_role,
             server_certificates: shas(&c.server_certificates),
             client_certificates: shas(&c.client_certificates),
-            local_file: leaf_file(&c.client_certificates)
-                .or_else(|| leaf_file(&c.server_certificates)),
+            // The client's certificate is the one in question when it sent one.
+            local_file: if c.client_certificates.as_ref().is_some_and(|v| !v.is_empty()) {
+                leaf_file(&c.client_certificates)
+            } else {
+                leaf_file(&c.server_certificates)
+            },
             handshake: c.handshake,
             visibility: c.visibility,
             http_status: c.http_response.map(|r| r.status),

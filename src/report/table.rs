@@ -55,23 +55,32 @@ pub fn write_overview(
         report.groups.len()
     )?;
     for g in &report.groups {
-        // The verdict's first word, who → whom, role, file, then the verdict's message,
-        // which is what gets cut.
-        let (word, message) = g.verdict.split_once(' ').unwrap_or((&g.verdict, ""));
-        let line = format!(
-            "{:>4} {:>5}×  {:<7} {} → {}  {}  {}  {}",
+        // Verdict and finding code, who → whom, role, then which file, shortened in the
+        // middle to what room is left (its name is what matters).
+        let verdict = g.verdict.split_once(':').map_or(g.verdict.as_str(), |(v, _)| v);
+        let role = group_role_text(g);
+        let client_role = role.split(" → ").next().unwrap_or("-");
+        let head = format!(
+            "{:>4} {:>4}×  {}  {} → {}  {}  ",
             format!("g{}", g.group),
             g.count,
-            word,
+            verdict,
             group_client(g),
             g.server,
-            group_role_text(g),
-            g.local_file
-                .as_deref()
-                .map(|p| short_path(p, 40))
-                .unwrap_or_else(|| "(in no file searched)".into()),
-            message
+            client_role,
         );
+        let file = g
+            .local_file
+            .as_deref()
+            .unwrap_or("in no file");
+        let room = layout
+            .width
+            .map(|w| w.saturating_sub(head.chars().count()))
+            .filter(|r| *r >= 12);
+        let line = match room {
+            Some(r) => format!("{head}{}", short_path(file, r)),
+            None => format!("{head}{file}"),
+        };
         writeln!(out, "{}", cut(&line, layout.width))?;
     }
     writeln!(out)?;
@@ -200,6 +209,75 @@ pub fn write_connection(
     for n in &c.notes {
         writeln!(out, "    note   {n}")?;
     }
+    // On a terminal narrower than the table, one certificate per block of lines.
+    if layout.width.is_some_and(|w| w < WIDE_TABLE) {
+        write_cert_blocks(c, out)?;
+    } else {
+        write_cert_table(c, layout, out)?;
+    }
+    write_connection_end(c, layout, out)
+}
+
+/// The certificate table needs about this many columns to be read without wrapping.
+const WIDE_TABLE: usize = 160;
+/// SANs listed in a narrow block (all of them are in the JSON, Markdown and HTML).
+const SANS_SHOWN: usize = 4;
+
+fn write_cert_blocks(c: &ConnectionReport, out: &mut dyn Write) -> Result<(), OutputError> {
+    for (side, certs, label) in [
+        (Side::Server, &c.server_certificates, "server"),
+        (Side::Client, &c.client_certificates, "client"),
+    ] {
+        match certs {
+            Some(v) if !v.is_empty() => {
+                for (i, cert) in v.iter().enumerate() {
+                    let head = format!("{label}[{i}]");
+                    let Some(subject) = &cert.subject else {
+                        writeln!(
+                            out,
+                            "    {head:<11}unparsable: {}",
+                            cert.error.as_deref().unwrap_or("")
+                        )?;
+                        continue;
+                    };
+                    writeln!(out, "    {head:<11}{subject}")?;
+                    let pad = " ".repeat(15);
+                    let mut usage = vec![cert.public_key.clone().unwrap_or_default()];
+                    if cert.is_ca == Some(true) {
+                        usage.push("CA".into());
+                    }
+                    usage.extend(cert.extended_key_usage.iter().cloned());
+                    let mut sans: Vec<String> = cert.san.iter().take(SANS_SHOWN).cloned().collect();
+                    if cert.san.len() > SANS_SHOWN {
+                        sans.push(format!("… (+{} more)", cert.san.len() - SANS_SHOWN));
+                    }
+                    for (k, v) in [
+                        ("issuer", cert.issuer.clone().unwrap_or_default()),
+                        ("serial", cert.serial.clone().unwrap_or_else(|| "-".into())),
+                        ("sha256", cert.sha256.clone()),
+                        ("valid", validity(cert)),
+                        ("key", usage.join(", ")),
+                        ("SAN", if sans.is_empty() { "-".into() } else { sans.join(", ") }),
+                    ] {
+                        writeln!(out, "{pad}{k:<7}{v}")?;
+                    }
+                }
+            }
+            _ => {
+                if let Some(text) = chain_absence(certs, c, side) {
+                    writeln!(out, "    {label}: {text}")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_cert_table(
+    c: &ConnectionReport,
+    layout: &Layout,
+    out: &mut dyn Write,
+) -> Result<(), OutputError> {
     let mut table = Table::new();
     if let Some(w) = layout.width {
         // The table is indented by 4.
@@ -263,6 +341,15 @@ pub fn write_connection(
             writeln!(out, "    {line}")?;
         }
     }
+    Ok(())
+}
+
+/// Local files, inferences and findings.
+fn write_connection_end(
+    c: &ConnectionReport,
+    layout: &Layout,
+    out: &mut dyn Write,
+) -> Result<(), OutputError> {
     if layout.with_local {
         for line in local_file_lines(c) {
             writeln!(out, "    {line}")?;
