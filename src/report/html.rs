@@ -26,10 +26,10 @@ fn esc(s: &str) -> String {
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}\
 table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:.25em .5em;vertical-align:top;text-align:left}\
-th{background:#f4f4f4}code{font-family:ui-monospace,monospace;font-size:.9em}td code{word-break:break-all}\
+th{background:#f4f4f4}code{font-family:ui-monospace,monospace;font-size:.9em}td code{overflow-wrap:anywhere}\
 .error{color:#b00020;font-weight:bold}.warning{color:#a15c00;font-weight:bold}.info{color:#555}\
 .ok{color:#1b7f3b;font-weight:bold}section{border-top:1px solid #ddd;padding-top:.5em}\
-.nowrap,code.nowrap{white-space:nowrap;word-break:normal}";
+.nowrap,code.nowrap{white-space:nowrap;word-break:normal}.diagram{overflow-x:auto}td.file{min-width:12em}td.san{min-width:13em}";
 
 fn verdict_class(v: &str) -> &'static str {
     if v == "OK" {
@@ -105,7 +105,7 @@ pub fn write_html(
             "<h2 id=\"g{n}\">Group {n}: {} connection(s) — <span class=\"{}\">{}</span></h2><p>{}</p>",
             g.count,
             verdict_class(&g.verdict),
-            esc(&g.verdict),
+            esc(g.verdict.split_once(':').map_or(g.verdict.as_str(), |(v, _)| v)),
             esc(&group_title(g)),
             n = g.group
         )?;
@@ -155,7 +155,7 @@ fn write_group_overview(report: &Report, out: &mut dyn Write) -> Result<(), Outp
     for g in &report.groups {
         writeln!(
             out,
-            "<tr><td><a href=\"#g{n}\">{n}</a></td><td>{}</td><td><code>{}</code> → <code>{}</code></td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+            "<tr><td><a href=\"#g{n}\">{n}</a></td><td>{}</td><td><code class=\"nowrap\">{}</code> →<br><code class=\"nowrap\">{}</code></td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td class=\"file\">{}</td></tr>",
             g.count,
             esc(&group_client(g)),
             esc(&g.server),
@@ -166,7 +166,7 @@ fn write_group_overview(report: &Report, out: &mut dyn Write) -> Result<(), Outp
             g.local_file
                 .as_deref()
                 .map(|p| format!("<code>{}</code>", esc(p)))
-                .unwrap_or_else(|| "-".into()),
+                .unwrap_or_else(|| "in no file".into()),
             n = g.group
         )?;
     }
@@ -280,26 +280,34 @@ pub fn write_connection(
             Some(v) if !v.is_empty() => {
                 writeln!(
                     out,
-                    "<h3>{label} certificates</h3><table><tr><th>#</th><th>subject</th><th>issuer</th>{}<th>serial</th><th>valid</th><th>key</th><th>EKU</th><th>SAN</th><th>sha256</th></tr>",
+                    "<h3>{label} certificates</h3><table><tr><th>#</th><th>subject / issuer</th>{}<th>serial / sha256</th><th>valid</th><th>key / usage</th><th>SAN</th></tr>",
                     if layout.with_local { "<th>which file</th>" } else { "" }
                 )?;
                 for (i, cert) in v.iter().enumerate() {
                     let file = if layout.with_local {
-                        format!("<td>{}</td>", which_file(cert))
+                        format!("<td class=\"file\">{}</td>", which_file(cert))
                     } else {
                         String::new()
                     };
                     writeln!(
                         out,
-                        "<tr><td>{i}</td><td>{}</td><td>{}</td>{file}<td><code class=\"nowrap\">{}</code></td><td class=\"nowrap\">{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                        "<tr><td>{i}</td><td>{}<br>← {}</td>{file}<td><code class=\"nowrap\">{}</code><br><code>{}</code></td><td class=\"nowrap\">{}</td><td>{}<br>{}</td><td class=\"san\">{}</td></tr>",
                         esc(cert.subject.as_deref().unwrap_or("(unparsable)")),
                         esc(cert.issuer.as_deref().unwrap_or("")),
                         esc(cert.serial.as_deref().unwrap_or("")),
+                        esc(&cert.sha256),
                         validity_html(cert),
                         esc(cert.public_key.as_deref().unwrap_or("")),
                         esc(&list_or_dash(&cert.extended_key_usage)),
-                        esc(&list_or_dash(&cert.san)),
-                        esc(&cert.sha256)
+                        if cert.san.is_empty() {
+                            "-".to_string()
+                        } else {
+                            cert.san
+                                .iter()
+                                .map(|s| format!("<code>{}</code>", esc(s)))
+                                .collect::<Vec<_>>()
+                                .join("<br>")
+                        }
                     )?;
                 }
                 writeln!(out, "</table>")?;
@@ -310,6 +318,14 @@ pub fn write_connection(
                 }
             }
         }
+    }
+    // A failed or suspicious handshake drawn: inline SVG, no script.
+    if super::diagram::worth_drawing(c) {
+        writeln!(
+            out,
+            "<h3>The handshake</h3><div class=\"diagram\">{}</div>",
+            super::diagram::svg(c)
+        )?;
     }
     let inferred = inference_lines(c);
     if !inferred.is_empty() {

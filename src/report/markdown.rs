@@ -113,7 +113,7 @@ fn write_group_overview(report: &Report, out: &mut dyn Write) -> Result<(), Outp
             g.local_file
                 .as_deref()
                 .map(|p| code(&short_path(p, 60)))
-                .unwrap_or_else(|| "-".into()),
+                .unwrap_or_else(|| "in no file".into()),
             n = g.group,
             c = g.count,
         )?;
@@ -255,6 +255,10 @@ pub fn write_connection(
                 }
             }
         }
+    }
+    // A failed or suspicious handshake drawn (GitHub and GitLab render Mermaid).
+    if super::diagram::worth_drawing(c) {
+        writeln!(out, "The handshake:\n\n{}", super::diagram::mermaid(c))?;
     }
     let inferred = inference_lines(c);
     if !inferred.is_empty() {
