@@ -28,6 +28,11 @@ pub enum Command {
     /// handshake on the Kubernetes ports: versions, certificates on both sides, alerts, outcome.
     Analyze(AnalyzeArgs),
 
+    /// Audit this node's Kubernetes PKI from its files: every certificate each component
+    /// uses or trusts, by role, with what that component requires of it; with --probe,
+    /// what the node's servers actually serve.
+    Node(NodeArgs),
+
     /// Print a shell completion script for certwire on stdout (see the README, "Install",
     /// for where to put it).
     Completions {
@@ -208,6 +213,61 @@ pub struct AnalyzeArgs {
     /// for a busy node.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_STATUSES)]
+pub struct NodeArgs {
+    /// A copy of (or the mount of) the node's root filesystem: absolute paths in the
+    /// configuration resolve below it.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Certificate files or directories to read instead of the standard locations
+    /// (/etc/kubernetes, /var/lib/kubelet/pki, /var/lib/kubelet/config.yaml). Repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub certs: Vec<PathBuf>,
+
+    /// Judge validity at this time (RFC 3339, e.g. 2027-01-01T00:00:00Z) instead of now:
+    /// what will have expired by then.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub at: Option<i64>,
+
+    /// Also connect to this node's own serving endpoints (6443, 10250, 2379, 2380, 10257,
+    /// 10259 on the addresses its configuration names) as a TLS client without
+    /// credentials, and compare what each serves with its configured file.
+    #[arg(long)]
+    pub probe: bool,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Write the report to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Exit with status 4 when a finding of this severity (or a more severe one) exists.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
+
+    /// Serve Prometheus metrics (text exposition format) on ADDR (e.g. 0.0.0.0:9723):
+    /// certificate expiry by role and file, findings by code and severity. With
+    /// --interval the audit is repeated and the metrics follow.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+
+    /// Repeat the audit every DURATION (`1h`, `30m`), writing a report each time (JSON
+    /// Lines suits a log pipeline), until SIGTERM.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub interval: Option<std::time::Duration>,
+}
+
+/// RFC 3339 → Unix seconds.
+fn parse_time(s: &str) -> Result<i64, String> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|e| format!("not an RFC 3339 time ({e}): {s} (e.g. 2027-01-01T00:00:00Z)"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

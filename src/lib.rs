@@ -17,6 +17,7 @@ pub mod export;
 pub mod flow;
 pub mod local;
 pub mod model;
+pub mod node;
 pub mod output;
 #[cfg(target_os = "linux")]
 pub mod process_keys;

@@ -11,6 +11,7 @@ fn main() {
     let cli = certwire::cli::parse();
     let result = match &cli.command {
         Command::Analyze(args) => certwire::run::analyze(args),
+        Command::Node(args) => certwire::node::run(args),
         Command::Completions { shell } => print(|out| completions(*shell, out)),
         Command::Manpage => print(manpage),
     };
