@@ -10,7 +10,7 @@
 
 mod alerts;
 mod anchors;
-mod chain;
+pub(crate) mod chain;
 mod files;
 mod names;
 mod outcome;

@@ -9,7 +9,7 @@
 mod pem;
 mod read;
 mod resolve;
-mod yaml;
+pub(crate) mod yaml;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;

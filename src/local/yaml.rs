@@ -55,6 +55,10 @@ pub struct User {
     pub client_certificate_data: Option<String>,
     #[serde(rename = "client-certificate")]
     pub client_certificate: Option<String>,
+    /// Read only by `certwire node` to check that key and certificate belong together;
+    /// never printed.
+    #[serde(rename = "client-key-data")]
+    pub client_key_data: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
