@@ -170,7 +170,7 @@ fn table(r: &NodeReport, out: &mut dyn Write) -> Result<(), OutputError> {
         })
         .collect();
     if !others.is_empty() {
-        writeln!(out, "other files:")?;
+        writeln!(out, "other findings:")?;
         for f in others {
             writeln!(out, "  {}", finding_line(f))?;
         }
