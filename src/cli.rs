@@ -120,6 +120,12 @@ pub struct AnalyzeArgs {
     #[arg(long, requires = "live")]
     pub promisc: bool,
 
+    /// With --live: serve Prometheus metrics on ADDR (`HOST:PORT`, or `:PORT` for every
+    /// address): handshakes by role and outcome, findings by code and severity (README,
+    /// "Fleet-wide"). Bound before the capture starts; GET /metrics.
+    #[arg(long, value_name = "ADDR", requires = "live")]
+    pub metrics_listen: Option<String>,
+
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -307,7 +313,7 @@ pub fn parse() -> Cli {
 /// Options that only mean something in a live capture. clap's `requires = "live"` alone
 /// does not refuse them next to a CAPTURE (which conflicts with --live, so clap waives
 /// the requirement): checked here.
-pub const LIVE_ONLY: [&str; 7] = [
+pub const LIVE_ONLY: [&str; 8] = [
     "duration",
     "count",
     "write",
@@ -315,6 +321,7 @@ pub const LIVE_ONLY: [&str; 7] = [
     "keys_from_processes",
     "keys_from",
     "promisc",
+    "metrics_listen",
 ];
 
 /// Exit with status 2 when an option of [`LIVE_ONLY`] is given without --live.

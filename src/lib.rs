@@ -16,6 +16,7 @@ pub mod evidence;
 pub mod export;
 pub mod flow;
 pub mod local;
+pub mod metrics;
 pub mod model;
 pub mod node;
 pub mod output;

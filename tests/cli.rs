@@ -152,7 +152,7 @@ fn dash_i_is_live_and_dash_w_is_write() {
 
 #[test]
 fn live_only_options_are_refused_without_live() {
-    let cases: [&[&str]; 8] = [
+    let cases: [&[&str]; 9] = [
         &["--duration", "2s"],
         &["--count", "1"],
         &["--write", "/tmp/never.pcap"],
@@ -161,6 +161,7 @@ fn live_only_options_are_refused_without_live() {
         &["--keys-from-processes"],
         &["--keys-from", "1"],
         &["--write-application-secrets"],
+        &["--metrics-listen", "127.0.0.1:9724"],
     ];
     for extra in cases {
         let mut args = vec!["analyze", "kubelet-rotated-tls12.pcap"];

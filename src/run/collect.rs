@@ -139,6 +139,9 @@ pub struct Collector<'a> {
     /// Streaming: ids are given as connections come, and groups are made here.
     next_id: usize,
     pub groups: Groups,
+    /// `analyze --live --metrics-listen`: every connection the analyzer reports is
+    /// counted there, whatever the filters leave out of the report.
+    pub metrics: Option<crate::metrics::Metrics>,
 }
 
 impl<'a> Collector<'a> {
@@ -159,10 +162,14 @@ impl<'a> Collector<'a> {
             input: 0,
             next_id: 0,
             groups: Groups::default(),
+            metrics: None,
         }
     }
 
     pub fn add(&mut self, mut c: ConnectionReport) {
+        if let Some(m) = &self.metrics {
+            m.connection(&c);
+        }
         if !self.streaming {
             return self.doc.add(self.input, c, &self.filter);
         }

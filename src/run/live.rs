@@ -47,6 +47,7 @@ struct Captured {
 pub fn run(
     args: &AnalyzeArgs,
     mut cap: LiveCapture,
+    metrics: Option<crate::metrics::Endpoint>,
     analyzer: &mut Analyzer,
     col: &mut Collector<'_>,
 ) -> Result<InputReport, OutputError> {
@@ -60,6 +61,17 @@ pub fn run(
         eprintln!("certwire: {line}");
     }
     install_signal_handlers();
+    if let Some(endpoint) = metrics {
+        // Started now, so that it runs with the privileges already given up.
+        let m = crate::metrics::Metrics::new();
+        let at = endpoint
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        endpoint.spawn(&m)?;
+        eprintln!("certwire: metrics at http://{at}/metrics");
+        col.metrics = Some(m);
+    }
     announce(args);
     let mut run = analyzer.begin(&name);
     let captured = capture(

@@ -37,6 +37,22 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         },
         None => None,
     };
+    // The metrics socket too, before anything is written (and before privileges go: the
+    // serving thread starts after, in live::run).
+    let metrics = match args.metrics_listen.as_deref().filter(|_| live.is_some()) {
+        Some(addr) => match crate::metrics::bind(addr) {
+            Ok(endpoint) => Some(endpoint),
+            Err(e) => {
+                eprintln!("certwire: --metrics-listen {e}");
+                return Ok(if e.kind() == io::ErrorKind::InvalidInput {
+                    exit::USAGE
+                } else {
+                    exit::LIVE_UNAVAILABLE
+                });
+            }
+        },
+        None => None,
+    };
     // A --certs path that does not exist is a mistake, not an empty node.
     if let Some(missing) = args.certs.iter().find(|p| p.symlink_metadata().is_err()) {
         eprintln!("certwire: --certs {}: does not exist", missing.display());
@@ -113,7 +129,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
     );
     col.doc.export = exporter;
     let inputs = match live {
-        Some(cap) => vec![live::run(args, cap, &mut analyzer, &mut col)?],
+        Some(cap) => vec![live::run(args, cap, metrics, &mut analyzer, &mut col)?],
         None => read_inputs(args, &mut analyzer, &mut col, threads)?,
     };
     if let Some(e) = col.doc.error.take() {
