@@ -35,8 +35,22 @@ pub fn run(args: &NodeArgs) -> Result<i32, OutputError> {
         )?)),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
+    let metrics = match &args.metrics_listen {
+        Some(addr) => {
+            let m = crate::metrics::Metrics::new();
+            if let Err(e) = m.serve(addr) {
+                eprintln!("certwire: --metrics-listen {addr}: {e}");
+                return Ok(exit::USAGE);
+            }
+            Some(m)
+        }
+        None => None,
+    };
     loop {
         let report = audit_node(args);
+        if let Some(m) = &metrics {
+            publish(m, &report);
+        }
         render::write(&report, args.format, &mut out)?;
         let Some(every) = args.interval else {
             return Ok(status(&report, args.fail_on));
@@ -77,6 +91,42 @@ pub fn audit_node(args: &NodeArgs) -> NodeReport {
         notices: notices(&inv),
         problems: inv.problems.clone(),
     }
+}
+
+/// The audit as metrics: each used certificate's expiry by role and file, findings by
+/// code and severity.
+fn publish(m: &crate::metrics::Metrics, r: &NodeReport) {
+    let certs: Vec<(String, String, i64)> = r
+        .certificates
+        .iter()
+        .filter(|c| !c.roles.is_empty())
+        .filter_map(|c| {
+            let na = c.not_after.as_deref().and_then(|t| {
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+            })?;
+            let file = crate::local::location(&c.path, &c.entry);
+            Some(
+                c.roles
+                    .iter()
+                    .map(move |role| (role.clone(), file.clone(), na.unix_timestamp()))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .flatten()
+        .collect();
+    m.set_certificates(&certs);
+    let mut counts: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    for f in &r.findings {
+        let sev = serde_json::to_value(f.severity)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        *counts.entry((f.code.to_string(), sev)).or_default() += 1;
+    }
+    let counts: Vec<(String, String, u64)> =
+        counts.into_iter().map(|((c, s), n)| (c, s, n)).collect();
+    m.set_findings(&counts);
+    m.set_last_audit(crate::source::live::now().secs);
 }
 
 fn notices(inv: &Inventory) -> Vec<String> {
