@@ -87,18 +87,33 @@ fn jsonl(r: &NodeReport, out: &mut dyn Write) -> Result<(), OutputError> {
     Ok(())
 }
 
-fn cert_line(c: &NodeCert) -> String {
-    format!(
-        "{}  {}  {}  until {} ({} days)",
-        crate::local::location(&c.path, &c.entry),
-        if c.roles.is_empty() {
-            "(not used)".to_string()
-        } else {
-            c.roles.join(", ")
-        },
-        c.subject.as_deref().unwrap_or("(unparsable)"),
-        c.not_after.as_deref().unwrap_or("?"),
-        c.days_left.map_or("?".to_string(), |d| d.to_string())
+/// The file below the node's root, and the kubeconfig user or cluster without the field.
+fn short(root: Option<&str>, c: &NodeCert) -> String {
+    let path = root
+        .and_then(|r| c.path.strip_prefix(r))
+        .map(|p| p.trim_start_matches('/'))
+        .unwrap_or(&c.path);
+    match c.entry.as_deref() {
+        Some(e) if e.starts_with("users[") || e.starts_with("clusters[") => {
+            format!("{path}#{}", e.split(".client-certificate").next().unwrap_or(e).split(".certificate-authority").next().unwrap_or(e))
+        }
+        _ => crate::local::location(path, &c.entry),
+    }
+}
+
+fn cert_lines(root: Option<&str>, c: &NodeCert) -> (String, String) {
+    (
+        format!(
+            "{}  {}",
+            short(root, c),
+            if c.roles.is_empty() { "(not used)".to_string() } else { c.roles.join(", ") }
+        ),
+        format!(
+            "{}, until {} ({} days)",
+            c.subject.as_deref().unwrap_or("(unparsable)"),
+            c.not_after.as_deref().unwrap_or("?"),
+            c.days_left.map_or("?".to_string(), |d| d.to_string())
+        ),
     )
 }
 
@@ -153,7 +168,8 @@ fn table(r: &NodeReport, out: &mut dyn Write) -> Result<(), OutputError> {
         r.at
     )?;
     for c in &r.certificates {
-        writeln!(out, "  {}", cert_line(c))?;
+        let (first, second) = cert_lines(r.root.as_deref(), c);
+        writeln!(out, "  {first}\n      {second}")?;
         for f in &c.findings {
             writeln!(out, "      {}", finding_line(f))?;
         }
