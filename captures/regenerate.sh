@@ -1,7 +1,8 @@
 #!/bin/bash
 # regenerate.sh: rebuild the sample PKI, every capture and every expected-values file.
 #   1. scripts/pki.sh          new keys, serials, node tree (node/) and broken certs (pki-extra/);
-#                              at its end scripts/pki-variants.sh and scripts/pki-k8s.sh (openssl)
+#                              at its end scripts/pki-variants.sh, scripts/pki-k8s.sh and
+#                              scripts/node-broken.sh (openssl; node-broken/, `certwire node`'s trees)
 #   2. scripts/capture-*.sh    each one makes its captures (real TLS stacks on loopback in a
 #                              private network namespace, real tcpdump/dumpcap) and writes
 #                              expected/<capture>.json with tools/expected.py (tshark + openssl),

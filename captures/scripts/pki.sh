@@ -417,4 +417,7 @@ done
 "$HERE/scripts/pki-variants.sh"
 # the certificates of scripts/capture-k8s.sh (pki-extra/ was wiped above): see scripts/pki-k8s.sh
 "$HERE/scripts/pki-k8s.sh"
+# the fixtures of `certwire node`: copies of node/ with one problem each (node-broken/), signed
+# with node/'s CA keys and pki-extra/'s keys: see scripts/node-broken.sh
+"$HERE/scripts/node-broken.sh"
 echo "pki.sh: PKI written to $NODE and $EXTRA"
