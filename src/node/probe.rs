@@ -247,7 +247,9 @@ impl RecordChain {
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
         result.inspect_err(|e| {
-            lock(&self.seen).signature_problem = Some(signature_problem(cert, dss.scheme, e));
+            let verifiable = self.algs.supported_schemes().contains(&dss.scheme);
+            lock(&self.seen).signature_problem =
+                Some(signature_problem(cert, dss.scheme, verifiable, e));
         })
     }
 }
@@ -306,7 +308,12 @@ impl ServerCertVerifier for RecordChain {
 }
 
 /// Words for a handshake signature that did not verify or could not be checked.
-fn signature_problem(cert: &[u8], scheme: SignatureScheme, err: &Error) -> String {
+fn signature_problem(
+    cert: &[u8],
+    scheme: SignatureScheme,
+    verifiable: bool,
+    err: &Error,
+) -> String {
     let scheme = crate::tls::names::signature_scheme_name(u16::from(scheme));
     let key = crate::x509::summarize(cert).public_key;
     let key_words = key.as_deref().unwrap_or("unreadable");
@@ -323,6 +330,12 @@ fn signature_problem(cert: &[u8], scheme: SignatureScheme, err: &Error) -> Strin
     };
     if small_rsa {
         return cannot("rustls (ring) verifies RSA signatures from 2048-bit keys only");
+    }
+    if !verifiable {
+        return cannot(&format!(
+            "rustls (ring) has no verifier for {scheme}, offered only so that such a server \
+             would still present its chain"
+        ));
     }
     match err {
         Error::InvalidCertificate(CertificateError::BadSignature) => format!(
@@ -369,26 +382,32 @@ impl ResolvesClientCert for NoClientCert {
 /// A DistinguishedName from a CertificateRequest (a DER `Name`, SEQUENCE included; a few
 /// old servers leave the SEQUENCE header off) in RFC 2253.
 fn name_words(der: &[u8]) -> String {
-    if let Some(s) = crate::x509::der_name_to_rfc2253(der) {
-        return s;
-    }
-    let mut wrapped = vec![0x30];
-    let len = der.len();
-    if len < 0x80 {
-        wrapped.push(len as u8);
-    } else if len <= 0xff {
-        wrapped.extend([0x81, len as u8]);
-    } else {
-        wrapped.extend([0x82, (len >> 8) as u8, len as u8]);
-    }
-    wrapped.extend_from_slice(der);
-    crate::x509::der_name_to_rfc2253(&wrapped).unwrap_or_else(|| {
-        format!(
+    let parsed = match der.first() {
+        Some(0x30) => crate::x509::der_name_to_rfc2253(der),
+        Some(0x31) => {
+            let mut wrapped = vec![0x30];
+            let len = der.len();
+            if len < 0x80 {
+                wrapped.push(len as u8);
+            } else if len <= 0xff {
+                wrapped.extend([0x81, len as u8]);
+            } else {
+                wrapped.extend([0x82, (len >> 8) as u8, len as u8]);
+            }
+            wrapped.extend_from_slice(der);
+            crate::x509::der_name_to_rfc2253(&wrapped)
+        }
+        _ => None,
+    };
+    match parsed {
+        // x509-parser is lenient; an empty rendering of a non-empty Name is no rendering.
+        Some(s) if !s.is_empty() || der.len() <= 2 => s,
+        _ => format!(
             "(unparsable name, {} bytes: {})",
             der.len(),
             crate::x509::hex(&der[..der.len().min(32)])
-        )
-    })
+        ),
+    }
 }
 
 /// Stores no session; notes that a TLS 1.3 ticket arrived.
@@ -491,11 +510,32 @@ fn flush(conn: &mut ClientConnection, wire: &mut Wire) -> io::Result<()> {
 /// Drive the handshake until this side considers it complete, or it fails.
 fn handshake(conn: &mut ClientConnection, wire: &mut Wire) -> Result<(), Failure> {
     loop {
-        flush(conn, wire).map_err(Failure::Io)?;
+        if let Err(e) = flush(conn, wire) {
+            return Err(salvage(conn, wire).unwrap_or(Failure::Io(e)));
+        }
         if !conn.is_handshaking() {
             return Ok(());
         }
         read_and_process(conn, wire)?;
+    }
+}
+
+/// A write failed (EPIPE, ECONNRESET): typically the server sent an alert and closed while
+/// the rest of the client's flight was on its way (Go refusing an empty client Certificate
+/// in TLS 1.2). The alert may still be waiting in the receive queue: read what is there.
+fn salvage(conn: &mut ClientConnection, wire: &mut Wire) -> Option<Failure> {
+    wire.deadline = wire
+        .deadline
+        .min(Instant::now() + Duration::from_millis(500));
+    loop {
+        match conn.read_tls(wire) {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {
+                if let Err(e) = conn.process_new_packets() {
+                    return Some(Failure::Tls(e));
+                }
+            }
+        }
     }
 }
 
@@ -680,7 +720,12 @@ mod tests {
         full.extend_from_slice(inner);
         assert_eq!(name_words(&full), "CN=etcd-ca-root");
         assert_eq!(name_words(inner), "CN=etcd-ca-root");
-        assert!(name_words(&[0xff, 0x00]).starts_with("(unparsable name"));
+        assert!(
+            name_words(&[0x04, 0x01, 0x00]).starts_with("(unparsable name"),
+            "{}",
+            name_words(&[0x04, 0x01, 0x00])
+        );
+        assert!(name_words(&[0x30, 0x03, 0x04, 0x01, 0x00]).starts_with("(unparsable name"));
     }
 
     #[test]
