@@ -322,7 +322,11 @@ impl GroupReport {
             server_certificates: shas(&c.server_certificates),
             client_certificates: shas(&c.client_certificates),
             // The client's certificate is the one in question when it sent one.
-            local_file: if c.client_certificates.as_ref().is_some_and(|v| !v.is_empty()) {
+            local_file: if c
+                .client_certificates
+                .as_ref()
+                .is_some_and(|v| !v.is_empty())
+            {
                 leaf_file(&c.client_certificates)
             } else {
                 leaf_file(&c.server_certificates)

@@ -27,9 +27,15 @@ fn examples(readme: &str) -> Vec<(usize, String, String, usize, usize)> {
     let lines: Vec<&str> = readme.lines().collect();
     let mut out = Vec::new();
     for (i, l) in lines.iter().enumerate() {
-        let Some(rest) = l.trim().strip_prefix("<!-- ") else { continue };
-        let Some(rest) = rest.strip_suffix(" -->") else { continue };
-        let Some((kind, args)) = rest.split_once(": ") else { continue };
+        let Some(rest) = l.trim().strip_prefix("<!-- ") else {
+            continue;
+        };
+        let Some(rest) = rest.strip_suffix(" -->") else {
+            continue;
+        };
+        let Some((kind, args)) = rest.split_once(": ") else {
+            continue;
+        };
         if kind != "example" && kind != "excerpt" {
             continue;
         }
@@ -50,7 +56,11 @@ fn readme_examples_are_the_real_output() {
     let readme = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<&str> = readme.lines().collect();
     let found = examples(&readme);
-    assert!(found.len() >= 3, "the README has {} marked examples", found.len());
+    assert!(
+        found.len() >= 3,
+        "the README has {} marked examples",
+        found.len()
+    );
     let update = std::env::var("CERTWIRE_README").is_ok_and(|v| v == "update");
     let mut problems = Vec::new();
     let mut rewritten: Vec<String> = Vec::new();

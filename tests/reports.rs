@@ -76,7 +76,11 @@ fn the_table_fits_a_100_column_terminal_with_one_overview_line_per_group() {
 fn many_handshakes(copies: u32) -> Vec<u8> {
     let mut frames = Vec::new();
     let mut linktype = 0;
-    for name in ["k8s-apiserver-authn.pcap", "broken-certs.pcap", "kubelet-rotated-tls12.pcap"] {
+    for name in [
+        "k8s-apiserver-authn.pcap",
+        "broken-certs.pcap",
+        "kubelet-rotated-tls12.pcap",
+    ] {
         let (lt, fs) = read_pcap(name);
         linktype = lt;
         for k in 0..copies {
@@ -146,7 +150,11 @@ fn grouped_documents_are_a_tenth_of_the_ungrouped_with_nothing_lost() {
     assert!(connections.len() >= 300, "{} handshakes", connections.len());
     let groups = json["groups"].as_array().unwrap();
     let total: u64 = groups.iter().map(|g| g["count"].as_u64().unwrap()).sum();
-    assert_eq!(total as usize, connections.len(), "every connection is in a group");
+    assert_eq!(
+        total as usize,
+        connections.len(),
+        "every connection is in a group"
+    );
     // Every distinct certificate and finding of the connections.
     let mut certs = BTreeSet::new();
     let mut codes = BTreeSet::new();
@@ -162,22 +170,48 @@ fn grouped_documents_are_a_tenth_of_the_ungrouped_with_nothing_lost() {
     }
     for format in ["markdown", "html"] {
         let grouped = certwire(&["analyze", path, "--root", "node", "-f", format]);
-        let every = certwire(&["analyze", path, "--root", "node", "-f", format, "--no-group"]);
+        let every = certwire(&[
+            "analyze",
+            path,
+            "--root",
+            "node",
+            "-f",
+            format,
+            "--no-group",
+        ]);
         let (g, e) = (grouped.stdout.len(), every.stdout.len());
-        eprintln!("{format}: {g} bytes grouped, {e} bytes ungrouped ({} connections)", connections.len());
-        assert!(g * 10 < e, "{format}: grouped {g} bytes is not under a tenth of {e}");
+        eprintln!(
+            "{format}: {g} bytes grouped, {e} bytes ungrouped ({} connections)",
+            connections.len()
+        );
+        assert!(
+            g * 10 < e,
+            "{format}: grouped {g} bytes is not under a tenth of {e}"
+        );
         let text = String::from_utf8_lossy(&grouped.stdout);
         for sha in &certs {
-            assert!(text.contains(sha.as_str()), "{format}: certificate {sha} lost");
+            assert!(
+                text.contains(sha.as_str()),
+                "{format}: certificate {sha} lost"
+            );
         }
         for code in &codes {
-            assert!(text.contains(code.as_str()), "{format}: finding {code} lost");
+            assert!(
+                text.contains(code.as_str()),
+                "{format}: finding {code} lost"
+            );
         }
     }
     // The groups' ids are the connections' ids, once each.
     let mut ids: Vec<u64> = groups
         .iter()
-        .flat_map(|g| g["connection_ids"].as_array().unwrap().iter().map(|i| i.as_u64().unwrap()))
+        .flat_map(|g| {
+            g["connection_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.as_u64().unwrap())
+        })
         .collect();
     ids.sort();
     assert_eq!(ids, (1..=connections.len() as u64).collect::<Vec<_>>());
@@ -186,21 +220,72 @@ fn grouped_documents_are_a_tenth_of_the_ungrouped_with_nothing_lost() {
 
 #[test]
 fn filters_keep_what_was_asked_and_say_what_was_left_out() {
-    let all = analyze(&["k8s-apiserver-authn.pcap", "broken-certs.pcap", "--root", "node"]);
+    let all = analyze(&[
+        "k8s-apiserver-authn.pcap",
+        "broken-certs.pcap",
+        "--root",
+        "node",
+    ]);
     let n = all["connections"].as_array().unwrap().len();
-    let errors = analyze(&["k8s-apiserver-authn.pcap", "broken-certs.pcap", "--root", "node", "--only", "errors"]);
+    let errors = analyze(&[
+        "k8s-apiserver-authn.pcap",
+        "broken-certs.pcap",
+        "--root",
+        "node",
+        "--only",
+        "errors",
+    ]);
     let kept = errors["connections"].as_array().unwrap();
     assert!(!kept.is_empty() && kept.len() < n);
     assert!(kept.iter().all(|c| s(&c["verdict"]).starts_with("ERROR")));
-    assert_eq!(errors["summary"]["connections"].as_u64().unwrap() as usize, kept.len());
-    let notice = errors["notices"].as_array().unwrap().iter().map(s).find(|l| l.contains("--only errors")).expect("a notice");
-    assert!(notice.contains(&format!("{} connection(s) not shown", n - kept.len())), "{notice}");
-    let role = analyze(&["k8s-kubelet.pcap", "k8s-apiserver-authn.pcap", "--root", "node", "--role", "apiserver-to-kubelet"]);
-    assert!(role["connections"].as_array().unwrap().iter().all(|c| c["role"] == "apiserver-to-kubelet"));
-    let host = analyze(&["k8s-kubelet.pcap", "k8s-apiserver-authn.pcap", "--root", "node", "--host", "127.0.0.1:10250"]);
+    assert_eq!(
+        errors["summary"]["connections"].as_u64().unwrap() as usize,
+        kept.len()
+    );
+    let notice = errors["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(s)
+        .find(|l| l.contains("--only errors"))
+        .expect("a notice");
+    assert!(
+        notice.contains(&format!("{} connection(s) not shown", n - kept.len())),
+        "{notice}"
+    );
+    let role = analyze(&[
+        "k8s-kubelet.pcap",
+        "k8s-apiserver-authn.pcap",
+        "--root",
+        "node",
+        "--role",
+        "apiserver-to-kubelet",
+    ]);
+    assert!(role["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["role"] == "apiserver-to-kubelet"));
+    let host = analyze(&[
+        "k8s-kubelet.pcap",
+        "k8s-apiserver-authn.pcap",
+        "--root",
+        "node",
+        "--host",
+        "127.0.0.1:10250",
+    ]);
     let hosts = host["connections"].as_array().unwrap();
     assert!(!hosts.is_empty() && hosts.iter().all(|c| c["server"] == "127.0.0.1:10250"));
-    let summary = certwire(&["analyze", "k8s-apiserver-authn.pcap", "--root", "node", "--summary"]);
+    let summary = certwire(&[
+        "analyze",
+        "k8s-apiserver-authn.pcap",
+        "--root",
+        "node",
+        "--summary",
+    ]);
     let text = String::from_utf8_lossy(&summary.stdout);
-    assert!(text.contains("group(s) of connections") && !text.contains("verdict:"), "{text}");
+    assert!(
+        text.contains("group(s) of connections") && !text.contains("verdict:"),
+        "{text}"
+    );
 }

@@ -55,12 +55,34 @@ fuzz_target!(|data: &[u8]| {
         Box::new(bytes)
     };
     let mut sink = std::io::sink();
+    // Narrow (one block per certificate, lines fitted) and wide, grouped and not.
+    let narrow = certwire::report::Layout {
+        with_local: true,
+        grouped: true,
+        summary_only: false,
+        width: Some(60),
+        several_inputs: true,
+    };
+    let wide = certwire::report::Layout {
+        grouped: false,
+        width: None,
+        ..narrow
+    };
+    let mut groups = certwire::report::groups::Groups::default();
     analyzer.analyze_reader("fuzz", reader, &mut |c| {
-        let _ = table::write_connection(&c, true, &mut sink);
+        for layout in [&narrow, &wide] {
+            let mut fitted = certwire::report::fit::Fit::new(&mut sink, 60);
+            let _ = table::write_connection(&c, layout, &mut fitted);
+            let _ = markdown::write_connection(&c, layout, &mut sink);
+            let _ = html::write_connection(&c, layout, &mut sink);
+        }
         let _ = markdown::write_overview_row(&c, &mut sink);
-        let _ = markdown::write_connection(&c, true, &mut sink);
         let _ = html::write_overview_row(&c, &mut sink);
-        let _ = html::write_connection(&c, true, &mut sink);
         let _ = json::write_jsonl_connection(&c, &mut sink);
+        let _ = certwire::report::diagram::mermaid(&c);
+        let _ = certwire::report::diagram::svg(&c);
+        if let Some(g) = groups.add(&c).group() {
+            groups.add_id(g, c.id);
+        }
     });
 });

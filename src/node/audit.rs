@@ -91,7 +91,7 @@ impl<'a> Cas<'a> {
             .as_deref()
             .is_some_and(|e| e.starts_with("clusters["))
         {
-            roles.push("kubeconfig-ca".to_string());
+            roles.push("kubeconfig-cluster-ca".to_string());
         }
         roles
     }

@@ -38,7 +38,7 @@ pub struct NodeCert {
     /// Symlinks, flags, kubeconfig entries and config fields naming it.
     pub routes: Vec<String>,
     /// What it is used for (role names as in `analyze`, and `cluster-ca`, `etcd-ca`,
-    /// `front-proxy-ca`, `kubeconfig-ca` for trusted CAs); empty when nothing uses it
+    /// `front-proxy-ca`, `kubeconfig-cluster-ca` for trusted CAs); empty when nothing uses it
     /// (an older rotated kubelet certificate, a copy).
     pub roles: Vec<String>,
     pub subject: Option<String>,

@@ -57,7 +57,10 @@ pub fn write_overview(
     for g in &report.groups {
         // Verdict and finding code, who → whom, role, then which file, shortened in the
         // middle to what room is left (its name is what matters).
-        let verdict = g.verdict.split_once(':').map_or(g.verdict.as_str(), |(v, _)| v);
+        let verdict = g
+            .verdict
+            .split_once(':')
+            .map_or(g.verdict.as_str(), |(v, _)| v);
         let role = group_role_text(g);
         let client_role = role.split(" → ").next().unwrap_or("-");
         let head = format!(
@@ -69,10 +72,7 @@ pub fn write_overview(
             g.server,
             client_role,
         );
-        let file = g
-            .local_file
-            .as_deref()
-            .unwrap_or("in no file");
+        let file = g.local_file.as_deref().unwrap_or("in no file");
         let room = layout
             .width
             .map(|w| w.saturating_sub(head.chars().count()))
@@ -257,7 +257,14 @@ fn write_cert_blocks(c: &ConnectionReport, out: &mut dyn Write) -> Result<(), Ou
                         ("sha256", cert.sha256.clone()),
                         ("valid", validity(cert)),
                         ("key", usage.join(", ")),
-                        ("SAN", if sans.is_empty() { "-".into() } else { sans.join(", ") }),
+                        (
+                            "SAN",
+                            if sans.is_empty() {
+                                "-".into()
+                            } else {
+                                sans.join(", ")
+                            },
+                        ),
                     ] {
                         writeln!(out, "{pad}{k:<7}{v}")?;
                     }
