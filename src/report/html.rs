@@ -272,6 +272,50 @@ pub fn write_connection(
         row(out, "incomplete chain", &truncation_text(t))?;
     }
     writeln!(out, "</table>")?;
+    write_certificates(c, layout, out)?;
+    // A failed or suspicious handshake drawn: inline SVG, no script.
+    if super::diagram::worth_drawing(c) {
+        writeln!(
+            out,
+            "<h3>The handshake</h3><div class=\"diagram\">{}</div>",
+            super::diagram::svg(c)
+        )?;
+    }
+    let inferred = inference_lines(c);
+    if !inferred.is_empty() {
+        writeln!(
+            out,
+            "<h3>Inferred from encrypted record lengths (not a match)</h3><ul>"
+        )?;
+        for l in inferred {
+            writeln!(out, "<li>{}</li>", esc(&l))?;
+        }
+        writeln!(out, "</ul>")?;
+    }
+    write_findings(c, out)?;
+    if layout.with_local {
+        let lines: Vec<String> = local_file_lines(c)
+            .into_iter()
+            .chain(c.candidates_not_presented.iter().map(candidate_line))
+            .collect();
+        if !lines.is_empty() {
+            writeln!(out, "<h3>Local files</h3><ul>")?;
+            for l in lines {
+                writeln!(out, "<li>{}</li>", esc(&l))?;
+            }
+            writeln!(out, "</ul>")?;
+        }
+    }
+    writeln!(out, "</section>")?;
+    Ok(())
+}
+
+/// Each side's certificates, one table per side (or why there are none).
+fn write_certificates(
+    c: &ConnectionReport,
+    layout: &super::Layout,
+    out: &mut dyn Write,
+) -> Result<(), OutputError> {
     for (side, certs, label) in [
         (Side::Server, &c.server_certificates, "Server"),
         (Side::Client, &c.client_certificates, "Client"),
@@ -319,25 +363,11 @@ pub fn write_connection(
             }
         }
     }
-    // A failed or suspicious handshake drawn: inline SVG, no script.
-    if super::diagram::worth_drawing(c) {
-        writeln!(
-            out,
-            "<h3>The handshake</h3><div class=\"diagram\">{}</div>",
-            super::diagram::svg(c)
-        )?;
-    }
-    let inferred = inference_lines(c);
-    if !inferred.is_empty() {
-        writeln!(
-            out,
-            "<h3>Inferred from encrypted record lengths (not a match)</h3><ul>"
-        )?;
-        for l in inferred {
-            writeln!(out, "<li>{}</li>", esc(&l))?;
-        }
-        writeln!(out, "</ul>")?;
-    }
+    Ok(())
+}
+
+/// The findings, with when, what is logged and the evidence.
+fn write_findings(c: &ConnectionReport, out: &mut dyn Write) -> Result<(), OutputError> {
     if !c.findings.is_empty() {
         writeln!(out, "<h3>Findings</h3><ul>")?;
         for f in &c.findings {
@@ -368,20 +398,6 @@ pub fn write_connection(
         }
         writeln!(out, "</ul>")?;
     }
-    if layout.with_local {
-        let lines: Vec<String> = local_file_lines(c)
-            .into_iter()
-            .chain(c.candidates_not_presented.iter().map(candidate_line))
-            .collect();
-        if !lines.is_empty() {
-            writeln!(out, "<h3>Local files</h3><ul>")?;
-            for l in lines {
-                writeln!(out, "<li>{}</li>", esc(&l))?;
-            }
-            writeln!(out, "</ul>")?;
-        }
-    }
-    writeln!(out, "</section>")?;
     Ok(())
 }
 

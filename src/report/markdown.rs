@@ -220,6 +220,41 @@ pub fn write_connection(
         writeln!(out, "| incomplete chain | {} |", cell(&truncation_text(t)))?;
     }
     writeln!(out)?;
+    write_certificates(c, out)?;
+    // A failed or suspicious handshake drawn (GitHub and GitLab render Mermaid).
+    if super::diagram::worth_drawing(c) {
+        writeln!(out, "The handshake:\n\n{}", super::diagram::mermaid(c))?;
+    }
+    let inferred = inference_lines(c);
+    if !inferred.is_empty() {
+        writeln!(
+            out,
+            "Inferred from encrypted record lengths (not a match):\n"
+        )?;
+        for l in inferred {
+            writeln!(out, "- {}", cell(&l))?;
+        }
+        writeln!(out)?;
+    }
+    write_findings(c, out)?;
+    if layout.with_local {
+        let lines: Vec<String> = local_file_lines(c)
+            .into_iter()
+            .chain(c.candidates_not_presented.iter().map(candidate_line))
+            .collect();
+        if !lines.is_empty() {
+            writeln!(out, "Local files:\n")?;
+            for l in lines {
+                writeln!(out, "- {}", cell(&l))?;
+            }
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Each side's certificates as a table (or why there are none).
+fn write_certificates(c: &ConnectionReport, out: &mut dyn Write) -> Result<(), OutputError> {
     for (side, certs, label) in [
         (Side::Server, &c.server_certificates, "Server"),
         (Side::Client, &c.client_certificates, "Client"),
@@ -256,21 +291,11 @@ pub fn write_connection(
             }
         }
     }
-    // A failed or suspicious handshake drawn (GitHub and GitLab render Mermaid).
-    if super::diagram::worth_drawing(c) {
-        writeln!(out, "The handshake:\n\n{}", super::diagram::mermaid(c))?;
-    }
-    let inferred = inference_lines(c);
-    if !inferred.is_empty() {
-        writeln!(
-            out,
-            "Inferred from encrypted record lengths (not a match):\n"
-        )?;
-        for l in inferred {
-            writeln!(out, "- {}", cell(&l))?;
-        }
-        writeln!(out)?;
-    }
+    Ok(())
+}
+
+/// The findings, with when, what is logged and the evidence.
+fn write_findings(c: &ConnectionReport, out: &mut dyn Write) -> Result<(), OutputError> {
     if !c.findings.is_empty() {
         writeln!(out, "Findings:\n")?;
         for f in &c.findings {
@@ -293,19 +318,6 @@ pub fn write_connection(
             }
         }
         writeln!(out)?;
-    }
-    if layout.with_local {
-        let lines: Vec<String> = local_file_lines(c)
-            .into_iter()
-            .chain(c.candidates_not_presented.iter().map(candidate_line))
-            .collect();
-        if !lines.is_empty() {
-            writeln!(out, "Local files:\n")?;
-            for l in lines {
-                writeln!(out, "- {}", cell(&l))?;
-            }
-            writeln!(out)?;
-        }
     }
     Ok(())
 }
