@@ -452,3 +452,57 @@ fn live_capture_serves_metrics() {
     );
     promtool(&text, "live_capture_serves_metrics");
 }
+
+/// `certwire node --metrics-listen`: the audit of the shipped node tree, served, through
+/// promtool (the labels are real file names and roles).
+#[test]
+fn node_command_serves_its_audit() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut node = Command::new(env!("CARGO_BIN_EXE_certwire"))
+        .args([
+            "node",
+            "--root",
+            "node",
+            "--format",
+            "jsonl",
+            "--interval",
+            "1h",
+        ])
+        .args(["--metrics-listen", &format!("127.0.0.1:{port}")])
+        .current_dir(common::root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        let a = if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            request(addr, b"GET /metrics HTTP/1.1\r\n\r\n")
+        } else {
+            String::new()
+        };
+        if a.contains("certwire_last_audit_timestamp_seconds ") || Instant::now() > deadline {
+            break a
+                .split_once("\r\n\r\n")
+                .map(|(_, b)| b.to_string())
+                .unwrap_or(a);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = node.kill();
+    let _ = node.wait();
+    assert!(
+        text.contains("certwire_certificate_not_after_seconds{role=\"kube-apiserver\",path=\""),
+        "{text}"
+    );
+    assert!(text.contains("apiserver.crt\"} "), "{text}");
+    assert!(
+        text.contains("certwire_last_audit_timestamp_seconds "),
+        "{text}"
+    );
+    promtool(&text, "node_command_serves_its_audit");
+}
