@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Measure certwire against the floor (and tshark where installed) on a generated capture.
-#   benches/compare.sh [SIZE_MIB] [SEED] [RUNS]      (defaults: 256 MiB, seed 1, 5 runs)
+#   benches/compare.sh [--dense] [--to-file] [SIZE_MIB] [SEED] [RUNS]
+#                                                    (defaults: 256 MiB, seed 1, 5 runs)
+# --dense: the handshake-dense profile (generate.rs --dense: mutual TLS 1.2 on 6443/10250,
+# about 10,000 handshakes per 512 MiB) instead of the bulk one. --to-file: the timed runs
+# write certwire's JSON Lines to a file (truncated before each run) instead of /dev/null.
 # Builds in release mode, generates the capture with benches/generate.rs if it is not there
 # (in ${TMPDIR:-/tmp}), reads it once so that it is in the page cache, then runs the floor,
 # certwire on the file, on stdin, and on the file with --threads 1 (no read-ahead thread:
@@ -12,29 +16,44 @@
 # against the generator's ground truth (benches/check_truth.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+profile=bulk
+sink=/dev/null
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+while [ $# -gt 0 ]; do
+    case $1 in
+        --dense) profile=dense; shift ;;
+        --to-file) sink=$work/timed-output; shift ;;
+        *) break ;;
+    esac
+done
 size=${1:-256}
 seed=${2:-1}
 runs=${3:-5}
-file=${TMPDIR:-/tmp}/certwire-bench-$size-$seed.pcap
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+if [ "$profile" = dense ]; then
+    file=${TMPDIR:-/tmp}/certwire-bench-dense-$size-$seed.pcap
+else
+    file=${TMPDIR:-/tmp}/certwire-bench-$size-$seed.pcap
+fi
 cargo build --release --benches --bin certwire -q
-[ -f "$file" ] || cargo bench -q --bench generate -- "$file" "$size" "$seed"
+[ -f "$file" ] || cargo bench -q --bench generate -- "$file" "$size" "$seed" $([ "$profile" = dense ] && echo --dense)
 cat "$file" > /dev/null
 bytes=$(stat -c %s "$file")
 floor_bin=$(ls -t target/release/deps/floor-* | grep -v '\.d$' | head -1)
 cw=target/release/certwire
 run() {  # label, command... : appends "wall cpu rss_kib" to $work/label
     local label=$1; shift
+    # Output to /dev/null by default: writing certwire's JSON into a file costs a
+    # page-cache copy of its own, which the floor (one line of output) does not pay;
+    # --to-file measures that too (the file is emptied first, outside the timed part).
+    : > "$work/timed-output"
     local t0=$EPOCHREALTIME
-    # Output to /dev/null: writing certwire's 46 MB of JSON per GiB into a file costs a
-    # page-cache copy of its own, which the floor (one line of output) does not pay.
-    /usr/bin/time -f "%U %S %M" -o "$work/time" "$@" > /dev/null 2>/dev/null
+    /usr/bin/time -f "%U %S %M" -o "$work/time" "$@" > "$sink" 2>/dev/null
     local t1=$EPOCHREALTIME
     read -r user sys rss < "$work/time"
     echo "$t0 $t1 $user $sys $rss" | awk '{ printf "%.6f %.2f %d\n", $2 - $1, $3 + $4, $5 }' >> "$work/$label"
 }
-echo "capture: $file ($((bytes >> 20)) MiB, $(grep -o '"packets": [0-9]*' "$file.truth.json" | grep -o '[0-9]*$') packets), $runs runs, $(nproc) cores"
+echo "capture: $file ($profile profile, $((bytes >> 20)) MiB, $(grep -o '"packets": [0-9]*' "$file.truth.json" | grep -o '[0-9]*$') packets, $(grep -o '"handshakes_on_target_ports": [0-9]*' "$file.truth.json" | grep -o '[0-9]*$') handshakes), $runs runs, $(nproc) cores, output to $sink, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for _ in $(seq "$runs"); do
     run floor "$floor_bin" "$file"
     run certwire-file "$cw" analyze "$file" --format jsonl --no-default-certs

@@ -8,6 +8,12 @@
 //! the same ports (MSS-sized and 64 KiB GRO-sized segments), flows already open when the
 //! capture starts (no SYN, starting mid-record), duplicate retransmissions, and noise on
 //! other ports (TLS with certificates on 443, HTTP, DNS over UDP). Flows interleave.
+//!
+//! `--dense` (anywhere among the arguments) makes the handshake-dense profile instead:
+//! nearly every flow is a mutual-TLS 1.2 handshake on 6443 or 10250 with a two-certificate
+//! chain on both sides (the OpenSSL flows of kubelet-rotated-tls12.pcap and big-endian.pcap),
+//! followed by a little application data (16–48 KiB), 2 % duplicate retransmissions, and
+//! TLS with certificates on 443 as noise: about 10,000 handshakes per 512 MiB.
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
@@ -52,7 +58,21 @@ struct Template {
     /// (tshark), when the handshake is in the clear.
     server_sha: Option<String>,
     client_sha: Option<String>,
+    /// Every certificate of each side's chain, in order (empty when not in the clear).
+    server_chain: Vec<String>,
+    client_chain: Vec<String>,
     tls13: bool,
+}
+
+/// The SHA-256 of every certificate of one side's chain in an expected connection.
+fn chain(conn: Option<&serde_json::Value>, side: &str) -> Vec<String> {
+    conn.and_then(|c| c[side].as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["sha256"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Flows that start with a SYN in an Ethernet capture, as templates.
@@ -121,6 +141,8 @@ fn templates(dir: &str, name: &str) -> Vec<Template> {
             client_sha: conn
                 .and_then(|c| c["client_certificates"][0]["sha256"].as_str())
                 .map(str::to_string),
+            server_chain: chain(conn, "server_certificates"),
+            client_chain: chain(conn, "client_certificates"),
             tls13: conn.is_some_and(|c| c["tls_version"] == "1.3"),
         });
     }
@@ -188,9 +210,12 @@ fn bulk(
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
+    let dense = std::env::args().any(|a| a == "--dense");
+    let args: Vec<String> = std::env::args()
+        .filter(|a| a != "--bench" && a != "--dense")
+        .collect();
     if args.len() < 3 {
-        eprintln!("usage: cargo bench --bench generate -- OUT.pcap SIZE_MIB [SEED]");
+        eprintln!("usage: cargo bench --bench generate -- OUT.pcap SIZE_MIB [SEED] [--dense]");
         std::process::exit(2);
     }
     let out_path = &args[1];
@@ -204,6 +229,15 @@ fn main() {
     let mut tls12 = templates(dir, "kubelet-rotated-tls12.pcap");
     tls12.extend(templates(dir, "nanosecond.pcap"));
     let tls13 = templates(dir, "tls13-go.pcap");
+    // The handshake-dense profile's templates: mutual TLS 1.2, leaf + CA from both sides.
+    let mut mutual = templates(dir, "kubelet-rotated-tls12.pcap");
+    mutual.extend(templates(dir, "big-endian.pcap"));
+    mutual.retain(|t| !t.tls13 && t.server_chain.len() == 2 && t.client_chain.len() == 2);
+    assert!(
+        mutual.iter().any(|t| t.server_port == 6443)
+            && mutual.iter().any(|t| t.server_port == 10250),
+        "mutual TLS templates on 6443 and 10250"
+    );
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(out_path).unwrap());
     let header = PcapHeader {
         magic_number: 0xa1b2_c3d4,
@@ -225,6 +259,9 @@ fn main() {
     let mut truth_handshakes = 0u64;
     let mut truth_by_server: BTreeMap<String, u64> = BTreeMap::new();
     let mut truth_by_client: BTreeMap<String, u64> = BTreeMap::new();
+    let mut truth_server_chain: BTreeMap<String, u64> = BTreeMap::new();
+    let mut truth_client_chain: BTreeMap<String, u64> = BTreeMap::new();
+    let mut truth_by_port: BTreeMap<u16, u64> = BTreeMap::new();
     let mut truth_tls13 = 0u64;
     let (mut midstream, mut noise) = (0u64, 0u64);
     let mut next_port = 20_000u16;
@@ -232,17 +269,24 @@ fn main() {
     while written < target || !active.is_empty() {
         while active.len() < 48 && written < target {
             flows_started += 1;
-            let kind = match rng.below(100) {
-                0..=54 => Kind::Handshake(tls12[rng.below(tls12.len() as u64) as usize].clone(), 0),
-                55..=64 => {
-                    Kind::Handshake(tls13[rng.below(tls13.len() as u64) as usize].clone(), 0)
+            let pick =
+                |rng: &mut Rng, v: &[Template]| v[rng.below(v.len() as u64) as usize].clone();
+            let kind = if dense {
+                match rng.below(100) {
+                    0..=86 => Kind::Handshake(pick(&mut rng, &mutual), 0),
+                    87..=96 => Kind::Handshake(pick(&mut rng, &mutual), 443),
+                    97 => Kind::Http,
+                    _ => Kind::Dns,
                 }
-                65..=76 => Kind::Midstream([6443, 10250, 2379][rng.below(3) as usize]),
-                77..=86 => {
-                    Kind::Handshake(tls12[rng.below(tls12.len() as u64) as usize].clone(), 443)
+            } else {
+                match rng.below(100) {
+                    0..=54 => Kind::Handshake(pick(&mut rng, &tls12), 0),
+                    55..=64 => Kind::Handshake(pick(&mut rng, &tls13), 0),
+                    65..=76 => Kind::Midstream([6443, 10250, 2379][rng.below(3) as usize]),
+                    77..=86 => Kind::Handshake(pick(&mut rng, &tls12), 443),
+                    87..=93 => Kind::Http,
+                    _ => Kind::Dns,
                 }
-                87..=93 => Kind::Http,
-                _ => Kind::Dns,
             };
             next_port = if next_port >= 60_000 {
                 20_000
@@ -265,7 +309,12 @@ fn main() {
                 queue: Default::default(),
                 udp: false,
             };
-            let bulk_bytes = (rng.below(10) as usize + 1) * 16 * 1024;
+            let bulk_bytes = if dense {
+                (rng.below(3) as usize + 1) * 16 * 1024
+            } else {
+                (rng.below(10) as usize + 1) * 16 * 1024
+            };
+            let retransmit_pct = if dense { 2 } else { 1 };
             match kind {
                 Kind::Handshake(t, port_override) => {
                     f.sport = if port_override != 0 {
@@ -284,6 +333,13 @@ fn main() {
                         if let Some(sha) = &t.client_sha {
                             *truth_by_client.entry(sha.clone()).or_default() += 1;
                         }
+                        for sha in &t.server_chain {
+                            *truth_server_chain.entry(sha.clone()).or_default() += 1;
+                        }
+                        for sha in &t.client_chain {
+                            *truth_client_chain.entry(sha.clone()).or_default() += 1;
+                        }
+                        *truth_by_port.entry(t.server_port).or_default() += 1;
                     } else {
                         noise += 1;
                     }
@@ -311,7 +367,7 @@ fn main() {
                         } else {
                             sseq = end;
                         }
-                        if rng.chance(1) {
+                        if rng.chance(retransmit_pct) {
                             f.queue.push_back((
                                 fr.from_client,
                                 fr.flags,
@@ -442,7 +498,15 @@ fn main() {
         "noise_flows": noise,
         "server_leaf_sha256_counts": truth_by_server,
         "client_leaf_sha256_counts": truth_by_client,
-        "templates": "kubelet-rotated-tls12.pcap, nanosecond.pcap (TLS 1.2), tls13-go.pcap (TLS 1.3); server and client leaf sha256 from their expected/*.json (tshark)",
+        "server_chain_sha256_counts": truth_server_chain,
+        "client_chain_sha256_counts": truth_client_chain,
+        "handshakes_by_port": truth_by_port,
+        "profile": if dense { "handshake-dense" } else { "bulk" },
+        "templates": if dense {
+            "kubelet-rotated-tls12.pcap, big-endian.pcap (mutual TLS 1.2, leaf + CA both sides); certificates' sha256 from their expected/*.json (tshark)"
+        } else {
+            "kubelet-rotated-tls12.pcap, nanosecond.pcap (TLS 1.2), tls13-go.pcap (TLS 1.3); certificates' sha256 from their expected/*.json (tshark)"
+        },
     });
     std::fs::write(
         format!("{out_path}.truth.json"),
