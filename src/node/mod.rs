@@ -104,7 +104,14 @@ fn publish(m: &crate::metrics::Metrics, r: &NodeReport) {
             let na = c.not_after.as_deref().and_then(|t| {
                 time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
             })?;
-            let file = crate::local::location(&c.path, &c.entry);
+            // Below the node's root: the same label on every node of a fleet.
+            let path = r
+                .root
+                .as_deref()
+                .and_then(|root| c.path.strip_prefix(root))
+                .map(|p| format!("/{}", p.trim_start_matches('/')))
+                .unwrap_or_else(|| c.path.clone());
+            let file = crate::local::location(&path, &c.entry);
             Some(
                 c.roles
                     .iter()
