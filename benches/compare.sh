@@ -7,12 +7,13 @@
 # write certwire's JSON Lines to a file (truncated before each run) instead of /dev/null.
 # Builds in release mode, generates the capture with benches/generate.rs if it is not there
 # (in ${TMPDIR:-/tmp}), reads it once so that it is in the page cache, then runs the floor,
-# certwire on the file, on stdin, and on the file with --threads 1 (no read-ahead thread:
-# one core) RUNS times, interleaved so that a change in the machine's load hits them all
+# certwire on the file, on stdin, on the file with --threads 1 (no read-ahead thread:
+# one core) and on the file with --jsonl-compact, RUNS times, interleaved so that a change
+# in the machine's load hits them all
 # alike, then tshark once. Prints, per program, the median and fastest wall
 # time (bash's microsecond clock), throughput, CPU time (user + system, all threads) and
 # peak RSS (/usr/bin/time), then the ratio of medians to the floor, and checks what
-# certwire reported (in one more, untimed run of each; the timed runs write to /dev/null)
+# certwire reported (in one more, untimed run of each)
 # against the generator's ground truth (benches/check_truth.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,6 +60,7 @@ for _ in $(seq "$runs"); do
     run certwire-file "$cw" analyze "$file" --format jsonl --no-default-certs
     run certwire-stdin sh -c "exec $cw analyze - --format jsonl --no-default-certs < '$file'"
     run certwire-1thread "$cw" analyze "$file" --format jsonl --no-default-certs --threads 1
+    run certwire-compact "$cw" analyze "$file" --format jsonl --jsonl-compact --no-default-certs
 done
 report() {  # label
     sort -n "$work/$1" | awk -v l="$1" -v b="$bytes" '
@@ -70,9 +72,9 @@ report() {  # label
             print med > "'"$work"'/median-" l
         }'
 }
-for l in floor certwire-file certwire-stdin certwire-1thread; do report "$l"; done
+for l in floor certwire-file certwire-stdin certwire-1thread certwire-compact; do report "$l"; done
 f=$(cat "$work/median-floor")
-for l in certwire-file certwire-stdin certwire-1thread; do
+for l in certwire-file certwire-stdin certwire-1thread certwire-compact; do
     awk -v f="$f" -v c="$(cat "$work/median-$l")" -v l="$l" \
         'BEGIN { printf "%s / floor (median wall time): %.2f  (target: at most 2)\n", l, c / f }'
 done
@@ -80,7 +82,8 @@ done
 "$cw" analyze "$file" --format jsonl --no-default-certs > "$work/out-certwire-file"
 "$cw" analyze - --format jsonl --no-default-certs < "$file" > "$work/out-certwire-stdin"
 "$cw" analyze "$file" --format jsonl --no-default-certs --threads 1 > "$work/out-certwire-1thread"
-for l in certwire-file certwire-stdin certwire-1thread; do
+"$cw" analyze "$file" --format jsonl --jsonl-compact --no-default-certs > "$work/out-certwire-compact"
+for l in certwire-file certwire-stdin certwire-1thread certwire-compact; do
     echo "ground truth, $l:"
     python3 benches/check_truth.py "$file.truth.json" "$work/out-$l" | sed 's/^/  /' || true
 done

@@ -184,6 +184,13 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub include_der: bool,
 
+    /// With --format jsonl: write each distinct certificate once, as a record of its own
+    /// (`"record": "certificate"`), before the first connection that presents it, and name
+    /// certificates in connections by SHA-256 (docs/report-schema.md, "Compact JSON
+    /// Lines"): lines of a few KB, under the 16 KiB at which container log pipelines split.
+    #[arg(long)]
+    pub jsonl_compact: bool,
+
     /// Exit with status 4 when a finding of this severity (or a more severe one) exists.
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<FailOn>,

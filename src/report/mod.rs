@@ -7,6 +7,7 @@ pub mod fit;
 pub mod groups;
 pub mod html;
 pub mod json;
+pub mod jsonl;
 pub mod markdown;
 pub mod spool;
 pub use crate::model;

@@ -14,6 +14,7 @@ use crate::export::{ExportId, Exporter};
 use crate::model::{ConnectionReport, InputReport, Summary, Warning};
 use crate::report::fit::Fit;
 use crate::report::groups::{Groups, Placed};
+use crate::report::jsonl::JsonlWriter;
 use crate::report::spool::Spool;
 use crate::report::{json, table, Format, Layout};
 
@@ -142,6 +143,9 @@ pub struct Collector<'a> {
     /// `analyze --live --metrics-listen`: every connection the analyzer reports is
     /// counted there, whatever the filters leave out of the report.
     pub metrics: Option<crate::metrics::Metrics>,
+    /// `--jsonl-compact`: the writer of the compact form, which remembers the certificates
+    /// written.
+    pub jsonl: Option<JsonlWriter>,
 }
 
 impl<'a> Collector<'a> {
@@ -163,6 +167,7 @@ impl<'a> Collector<'a> {
             next_id: 0,
             groups: Groups::default(),
             metrics: None,
+            jsonl: None,
         }
     }
 
@@ -207,7 +212,10 @@ impl<'a> Collector<'a> {
             return Ok(());
         }
         if self.format == Format::Jsonl {
-            return json::write_jsonl_connection(c, self.out);
+            return match &mut self.jsonl {
+                Some(w) => w.connection(c, self.out),
+                None => json::write_jsonl_connection(c, self.out),
+            };
         }
         let mut fitted;
         let out: &mut dyn Write = match self.layout.width {

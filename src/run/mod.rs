@@ -53,6 +53,10 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         },
         None => None,
     };
+    if args.jsonl_compact && args.format != Format::Jsonl {
+        eprintln!("certwire: --jsonl-compact is a form of JSON Lines: give --format jsonl");
+        return Ok(exit::USAGE);
+    }
     // A --certs path that does not exist is a mistake, not an empty node.
     if let Some(missing) = args.certs.iter().find(|p| p.symlink_metadata().is_err()) {
         eprintln!("certwire: --certs {}: does not exist", missing.display());
@@ -128,6 +132,9 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         Filter::from_args(args),
     );
     col.doc.export = exporter;
+    if args.jsonl_compact {
+        col.jsonl = Some(crate::report::jsonl::JsonlWriter::compact());
+    }
     let inputs = match live {
         Some(cap) => vec![live::run(args, cap, metrics, &mut analyzer, &mut col)?],
         None => read_inputs(args, &mut analyzer, &mut col, threads)?,

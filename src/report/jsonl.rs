@@ -1,0 +1,546 @@
+//! JSON Lines connection records, written field by field.
+//!
+//! The default form is byte for byte what serde_json writes for
+//! [`super::json::write_jsonl_connection`] (tests/jsonl.rs compares the two on every
+//! shipped capture), at a fraction of the cost on handshake-dense traffic:
+//! - each distinct certificate's fields are serialized once and kept by SHA-256 (bounded),
+//!   so per connection only its local matches are serialized;
+//! - text known to need no escaping (SHA-256 and other hex, times, addresses, protocol and
+//!   cipher suite names) is copied as it is, and other text is checked eight bytes at a
+//!   time before falling back to serde_json's escaping;
+//! - the rest (findings' objects, TCP counters, …) still goes through serde.
+//!
+//! The compact form (`--jsonl-compact`, docs/report-schema.md) writes each distinct
+//! certificate once as a record of its own, before the first connection that names it,
+//! and the connections name certificates by SHA-256.
+
+use std::io::Write;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::Serialize;
+
+use crate::diagnose::Finding;
+use crate::error::OutputError;
+use crate::model::{ConnectionReport, PresentedCert};
+
+/// Distinct certificates whose serialized fields are kept; past it the cache starts over.
+const CERT_JSON_CAP: usize = 4096;
+/// Bytes of serialized certificate fields kept (a certificate is about 1 KB of JSON).
+const CERT_JSON_BYTES_CAP: usize = 8 << 20;
+/// Compact form: certificates remembered as written; past it the set starts over, and a
+/// certificate seen again is written again (consumers key certificate records by SHA-256).
+pub const COMPACT_SEEN_CAP: usize = 65_536;
+
+/// Writes connection records; holds what is kept between them.
+#[derive(Default)]
+pub struct JsonlWriter {
+    /// SHA-256 → the certificate's fields as serde_json writes them, without the braces.
+    cert_json: FxHashMap<String, Box<[u8]>>,
+    cert_json_bytes: usize,
+    /// `Some` in the compact form: the SHA-256 of the certificates already written.
+    compact: Option<FxHashSet<[u8; 32]>>,
+    compact_cap: usize,
+    /// The line being built, reused.
+    line: Vec<u8>,
+}
+
+impl JsonlWriter {
+    /// The compact form: certificate records once, connections naming them by SHA-256.
+    pub fn compact() -> JsonlWriter {
+        JsonlWriter {
+            compact: Some(FxHashSet::default()),
+            compact_cap: COMPACT_SEEN_CAP,
+            ..Default::default()
+        }
+    }
+
+    /// Tests: a smaller cap on the certificates remembered in the compact form.
+    pub fn with_compact_cap(mut self, cap: usize) -> JsonlWriter {
+        self.compact_cap = cap;
+        self
+    }
+
+    /// One connection (preceded, in the compact form, by the records of the certificates
+    /// not written yet), one write, flushed so that a follower sees it at once.
+    pub fn connection(
+        &mut self,
+        c: &ConnectionReport,
+        out: &mut dyn Write,
+    ) -> Result<(), OutputError> {
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        let r = self.render(c, &mut line);
+        if r.is_ok() {
+            out.write_all(&line)?;
+            out.flush()?;
+        }
+        // Keep a normal line's buffer, not an outsize one.
+        if line.capacity() <= 1 << 16 {
+            self.line = line;
+        }
+        r
+    }
+
+    /// The lines for one connection, appended to `out`.
+    pub fn render(&mut self, c: &ConnectionReport, out: &mut Vec<u8>) -> Result<(), OutputError> {
+        if self.compact.is_some() {
+            for p in chain(&c.server_certificates)
+                .iter()
+                .chain(chain(&c.client_certificates))
+            {
+                self.certificate_record(p, out)?;
+            }
+        }
+        // Every field, so that a field added to the model does not compile until it is
+        // written here too.
+        let ConnectionReport {
+            id,
+            input,
+            first_packet,
+            client,
+            server,
+            first_seen,
+            tls_version,
+            sni,
+            alpn,
+            alpn_selected,
+            cipher_suite,
+            cipher_suite_id,
+            offered_tls_versions,
+            offered_cipher_suites,
+            server_certificates,
+            client_certificates,
+            truncated_certificate_messages,
+            certificate_request,
+            alerts,
+            role,
+            server_role,
+            candidates_not_presented,
+            handshake,
+            visibility,
+            key_sources,
+            http_response,
+            resumed,
+            gaps,
+            tcp,
+            hello_retry_request,
+            tunnel,
+            proxy,
+            encrypted_records,
+            inference,
+            outcome_reason,
+            findings,
+            verdict,
+            notes,
+        } = c;
+        out.extend_from_slice(b"{\"record\":\"connection\",\"id\":");
+        num(out, *id as u64);
+        key(out, "input");
+        text(out, input)?;
+        key(out, "first_packet");
+        num(out, *first_packet);
+        key(out, "client");
+        text(out, client)?;
+        key(out, "server");
+        text(out, server)?;
+        key(out, "first_seen");
+        plain(out, first_seen);
+        key(out, "tls_version");
+        opt(out, tls_version.as_ref(), |o, v| Ok(plain(o, v)))?;
+        key(out, "sni");
+        opt(out, sni.as_ref(), |o, v| text(o, v))?;
+        key(out, "alpn");
+        opt(out, alpn.as_ref(), |o, v| texts(o, v))?;
+        key(out, "alpn_selected");
+        opt(out, alpn_selected.as_ref(), |o, v| text(o, v))?;
+        key(out, "cipher_suite");
+        opt(out, cipher_suite.as_ref(), |o, v| Ok(plain(o, v)))?;
+        key(out, "cipher_suite_id");
+        opt(out, cipher_suite_id.as_ref(), |o, v| {
+            Ok(num(o, u64::from(*v)))
+        })?;
+        key(out, "offered_tls_versions");
+        plains(out, offered_tls_versions.iter().copied());
+        key(out, "offered_cipher_suites");
+        plains(out, offered_cipher_suites.iter().map(|n| &**n));
+        self.chain_field(out, "server", server_certificates)?;
+        self.chain_field(out, "client", client_certificates)?;
+        key(out, "truncated_certificate_messages");
+        serde(out, truncated_certificate_messages)?;
+        key(out, "certificate_request");
+        serde(out, certificate_request)?;
+        key(out, "alerts");
+        serde(out, alerts)?;
+        key(out, "role");
+        serde(out, role)?;
+        key(out, "server_role");
+        serde(out, server_role)?;
+        key(out, "candidates_not_presented");
+        serde(out, candidates_not_presented)?;
+        key(out, "handshake");
+        serde(out, handshake)?;
+        key(out, "visibility");
+        serde(out, visibility)?;
+        key(out, "key_sources");
+        serde(out, key_sources)?;
+        key(out, "http_response");
+        serde(out, http_response)?;
+        key(out, "resumed");
+        out.extend_from_slice(if *resumed { b"true" } else { b"false" });
+        key(out, "gaps");
+        serde(out, gaps)?;
+        key(out, "tcp");
+        serde(out, tcp)?;
+        key(out, "hello_retry_request");
+        serde(out, hello_retry_request)?;
+        key(out, "tunnel");
+        serde(out, tunnel)?;
+        key(out, "proxy");
+        serde(out, proxy)?;
+        key(out, "encrypted_records");
+        serde(out, encrypted_records)?;
+        key(out, "inference");
+        serde(out, inference)?;
+        key(out, "outcome_reason");
+        text(out, outcome_reason)?;
+        key(out, "findings");
+        out.push(b'[');
+        for (i, f) in findings.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            finding(out, f)?;
+        }
+        out.push(b']');
+        key(out, "verdict");
+        text(out, verdict)?;
+        key(out, "notes");
+        texts(out, notes)?;
+        out.extend_from_slice(b"}\n");
+        Ok(())
+    }
+
+    /// `"server_certificates": [...]` (and, compact, `"server_local_files": [...]`).
+    fn chain_field(
+        &mut self,
+        out: &mut Vec<u8>,
+        side: &str,
+        certs: &Option<Vec<PresentedCert>>,
+    ) -> Result<(), OutputError> {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(side.as_bytes());
+        out.extend_from_slice(b"_certificates\":");
+        let Some(certs) = certs else {
+            out.extend_from_slice(b"null");
+            if self.compact.is_some() {
+                out.extend_from_slice(b",\"");
+                out.extend_from_slice(side.as_bytes());
+                out.extend_from_slice(b"_local_files\":null");
+            }
+            return Ok(());
+        };
+        out.push(b'[');
+        if self.compact.is_some() {
+            for (i, p) in certs.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                plain(out, &p.sha256);
+            }
+            out.extend_from_slice(b"],\"");
+            out.extend_from_slice(side.as_bytes());
+            out.extend_from_slice(b"_local_files\":[");
+            for (i, p) in certs.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde(out, &p.local_files)?;
+            }
+        } else {
+            for (i, p) in certs.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.push(b'{');
+                self.cert_fields(p, out)?;
+                out.extend_from_slice(b",\"local_files\":");
+                serde(out, &p.local_files)?;
+                der_base64(out, p);
+                out.push(b'}');
+            }
+        }
+        out.push(b']');
+        Ok(())
+    }
+
+    /// The certificate's own fields (`"sha256":…,…,"error":…`), from the cache.
+    fn cert_fields(&mut self, p: &PresentedCert, out: &mut Vec<u8>) -> Result<(), OutputError> {
+        if let Some(j) = self.cert_json.get(p.sha256.as_str()) {
+            out.extend_from_slice(j);
+            return Ok(());
+        }
+        let whole = serde_json::to_vec(&*p.cert)?;
+        // `{…}` without its braces: the fields go inside the presented certificate's object.
+        let fields: Box<[u8]> = whole[1..whole.len() - 1].into();
+        out.extend_from_slice(&fields);
+        if self.cert_json.len() >= CERT_JSON_CAP
+            || self.cert_json_bytes + fields.len() > CERT_JSON_BYTES_CAP
+        {
+            self.cert_json.clear();
+            self.cert_json_bytes = 0;
+        }
+        self.cert_json_bytes += fields.len();
+        self.cert_json.insert(p.sha256.clone(), fields);
+        Ok(())
+    }
+
+    /// Compact form: `{"record":"certificate",…}` unless written already.
+    fn certificate_record(
+        &mut self,
+        p: &PresentedCert,
+        out: &mut Vec<u8>,
+    ) -> Result<(), OutputError> {
+        let Some(seen) = &mut self.compact else {
+            return Ok(());
+        };
+        let digest = sha_bytes(&p.sha256);
+        if seen.contains(&digest) {
+            return Ok(());
+        }
+        if seen.len() >= self.compact_cap {
+            seen.clear();
+        }
+        seen.insert(digest);
+        out.extend_from_slice(b"{\"record\":\"certificate\",");
+        self.cert_fields(p, out)?;
+        der_base64(out, p);
+        out.extend_from_slice(b"}\n");
+        Ok(())
+    }
+}
+
+fn chain(v: &Option<Vec<PresentedCert>>) -> &[PresentedCert] {
+    v.as_deref().unwrap_or_default()
+}
+
+/// The 32 bytes of a hex SHA-256 (any other string: hashed to 32 bytes, so still a key).
+fn sha_bytes(hex: &str) -> [u8; 32] {
+    let b = hex.as_bytes();
+    let mut d = [0u8; 32];
+    let val = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    if b.len() == 64 {
+        let mut ok = true;
+        for (i, pair) in b.chunks(2).enumerate() {
+            match (val(pair[0]), val(pair[1])) {
+                (Some(h), Some(l)) => d[i] = h << 4 | l,
+                _ => ok = false,
+            }
+        }
+        if ok {
+            return d;
+        }
+    }
+    d.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, b).as_ref());
+    d
+}
+
+fn der_base64(out: &mut Vec<u8>, p: &PresentedCert) {
+    if let Some(b) = &p.der_base64 {
+        out.extend_from_slice(b",\"der_base64\":");
+        plain(out, b);
+    }
+}
+
+/// A finding as serde writes it (`verifier` and `x509` are not part of the schema).
+fn finding(out: &mut Vec<u8>, f: &Finding) -> Result<(), OutputError> {
+    let Finding {
+        code,
+        severity,
+        layer,
+        observed,
+        subject,
+        message,
+        evidence,
+        logged_as,
+        verifier: _,
+        x509: _,
+    } = f;
+    out.extend_from_slice(b"{\"code\":");
+    text(out, code)?;
+    key(out, "severity");
+    serde(out, severity)?;
+    key(out, "layer");
+    serde(out, layer)?;
+    key(out, "observed");
+    serde(out, observed)?;
+    key(out, "subject");
+    text(out, subject)?;
+    key(out, "message");
+    text(out, message)?;
+    key(out, "evidence");
+    texts(out, evidence)?;
+    key(out, "logged_as");
+    opt(out, logged_as.as_ref(), |o, v| text(o, v))?;
+    out.push(b'}');
+    Ok(())
+}
+
+/// `,"name":` (every field but a record's first follows another).
+fn key(out: &mut Vec<u8>, name: &str) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+fn num(out: &mut Vec<u8>, n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+fn opt<T: ?Sized>(
+    out: &mut Vec<u8>,
+    v: Option<&T>,
+    f: impl FnOnce(&mut Vec<u8>, &T) -> Result<(), OutputError>,
+) -> Result<(), OutputError> {
+    match v {
+        Some(v) => f(out, v),
+        None => {
+            out.extend_from_slice(b"null");
+            Ok(())
+        }
+    }
+}
+
+fn serde(out: &mut Vec<u8>, v: &impl Serialize) -> Result<(), OutputError> {
+    serde_json::to_writer(&mut *out, v)?;
+    Ok(())
+}
+
+/// A string known to need no escaping (hex, times, addresses, protocol names), as it is.
+fn plain(out: &mut Vec<u8>, s: &str) {
+    debug_assert!(!needs_escape(s.as_bytes()), "not plain: {s:?}");
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
+fn plains<'a>(out: &mut Vec<u8>, v: impl Iterator<Item = &'a str>) {
+    out.push(b'[');
+    for (i, s) in v.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        plain(out, s);
+    }
+    out.push(b']');
+}
+
+/// Any other string: as it is when nothing in it needs escaping, else escaped by serde.
+fn text(out: &mut Vec<u8>, s: &str) -> Result<(), OutputError> {
+    if needs_escape(s.as_bytes()) {
+        serde(out, &s)
+    } else {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        Ok(())
+    }
+}
+
+fn texts(out: &mut Vec<u8>, v: &[String]) -> Result<(), OutputError> {
+    out.push(b'[');
+    for (i, s) in v.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        text(out, s)?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
+/// Whether serde_json escapes anything in `b`: a control character, `"` or `\`. Eight
+/// bytes at a time.
+fn needs_escape(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        // A byte below 0x20: (x - 0x20…) borrows into its high bit where the byte itself
+        // has none set.
+        let control = x.wrapping_sub(0x2020_2020_2020_2020) & !x & HIGH;
+        if control | has_zero(x ^ (b'"' as u64 * ONES)) | has_zero(x ^ (b'\\' as u64 * ONES)) != 0 {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&c| c < 0x20 || c == b'"' || c == b'\\')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn needs_escape_agrees_with_serde_json() {
+        let mut samples: Vec<Vec<u8>> =
+            vec![b"".to_vec(), b"plain text, 0123456789abcdef".to_vec()];
+        for special in [
+            b'"', b'\\', 0u8, 0x1f, b'\n', 0x7f, 0x20, 0x21, 0x5b, 0x5d, 0xc3,
+        ] {
+            for pos in 0..20 {
+                let mut s = vec![b'a'; 20];
+                s[pos] = special;
+                samples.push(s);
+            }
+        }
+        samples.push("CN=Zoë,O=système".as_bytes().to_vec());
+        for s in samples {
+            let Ok(text) = std::str::from_utf8(&s) else {
+                continue;
+            };
+            let escaped = serde_json::to_string(text).unwrap();
+            assert_eq!(
+                needs_escape(&s),
+                escaped.len() != text.len() + 2,
+                "{text:?} → {escaped}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_as_serde_writes_them() {
+        for n in [0u64, 1, 9, 10, 65_535, u64::MAX] {
+            let mut out = Vec::new();
+            num(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn sha_bytes_of_hex_and_of_anything_else() {
+        let hex = "00ff".repeat(16);
+        assert_eq!(sha_bytes(&hex)[..2], [0x00, 0xff]);
+        assert_ne!(sha_bytes("not hex"), sha_bytes("not hex either"));
+    }
+}
