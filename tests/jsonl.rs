@@ -1,5 +1,6 @@
-//! JSON Lines, default and compact (issue 17): the compact form (`--jsonl-compact`) says
-//! exactly what the default one says, certificates once, in lines under 16 KiB.
+//! JSON Lines, default and compact (issue 17): the default form, written field by field, is
+//! serde_json's byte for byte; the compact form (`--jsonl-compact`) says exactly what the
+//! default one says, certificates once, in lines under 16 KiB.
 
 mod common;
 
@@ -248,4 +249,54 @@ fn past_the_cap_certificates_are_written_again_never_left_out() {
             assert!(records > distinct, "cap {cap}: {records} records");
         }
     }
+}
+
+/// The default form as analyze writes it (field by field, each certificate's JSON kept)
+/// is byte for byte what serde_json writes for the model: on every shipped capture, with
+/// the node's files (local matches, candidates), key logs and the DER.
+#[test]
+fn default_form_is_byte_for_byte_serde_json() {
+    use certwire::analyze::{Analyzer, Options};
+    use certwire::local::{scan, ScanOptions};
+    use certwire::report::json::write_jsonl_connection;
+    use certwire::report::jsonl::JsonlWriter;
+    let inventory = std::sync::Arc::new(scan(&ScanOptions {
+        paths: Vec::new(),
+        root: Some(root().join("node")),
+        defaults: true,
+    }));
+    assert!(!inventory.certs.is_empty());
+    let mut compared = 0;
+    for include_der in [false, true] {
+        // One writer for every capture: its certificate cache is shared as in a long run.
+        let mut writer = JsonlWriter::default();
+        for (capture, keys) in captures() {
+            let mut analyzer = Analyzer::new(&Options::default());
+            analyzer.set_inventory(inventory.clone());
+            analyzer.include_der = include_der;
+            if let Some(k) = keys {
+                analyzer.add_keylog_text(&std::fs::read_to_string(root().join(k)).unwrap());
+            }
+            let bytes = std::fs::read(root().join(&capture)).unwrap();
+            let mut reports = Vec::new();
+            analyzer.analyze_reader(&capture, std::io::Cursor::new(bytes), &mut |c| {
+                reports.push(c)
+            });
+            for (i, mut c) in reports.into_iter().enumerate() {
+                c.id = i + 1;
+                let mut want = Vec::new();
+                write_jsonl_connection(&c, &mut want).unwrap();
+                let mut got = Vec::new();
+                writer.connection(&c, &mut got).unwrap();
+                assert_eq!(
+                    String::from_utf8(got).unwrap(),
+                    String::from_utf8(want).unwrap(),
+                    "{capture} #{}, include_der {include_der}",
+                    i + 1
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 160, "connections compared: {compared}");
 }

@@ -105,7 +105,8 @@ struct SummaryLine<'a> {
 }
 
 /// One line for one connection, flushed so that a follower (`tail -f`, a log shipper) sees
-/// it at once.
+/// it at once. `analyze` writes the same bytes faster with [`super::jsonl::JsonlWriter`];
+/// this is the reference it is tested against (tests/jsonl.rs).
 pub fn write_jsonl_connection(
     c: &ConnectionReport,
     out: &mut dyn Write,

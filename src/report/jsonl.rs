@@ -8,7 +8,8 @@
 //! - text known to need no escaping (SHA-256 and other hex, times, addresses, protocol and
 //!   cipher suite names) is copied as it is, and other text is checked eight bytes at a
 //!   time before falling back to serde_json's escaping;
-//! - the rest (findings' objects, TCP counters, …) still goes through serde.
+//! - findings, the CertificateRequest and the TCP counters are written by hand too; the
+//!   rest (alerts, candidates, local matches, tunnels, …) still goes through serde.
 //!
 //! The compact form (`--jsonl-compact`, docs/report-schema.md) writes each distinct
 //! certificate once as a record of its own, before the first connection that names it,
@@ -19,9 +20,10 @@ use std::io::Write;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
+use crate::correlate::LocalMatch;
 use crate::diagnose::Finding;
 use crate::error::OutputError;
-use crate::model::{ConnectionReport, PresentedCert};
+use crate::model::{CertificateRequestReport, ConnectionReport, PresentedCert, TcpReport};
 
 /// Distinct certificates whose serialized fields are kept; past it the cache starts over.
 const CERT_JSON_CAP: usize = 4096;
@@ -168,7 +170,7 @@ impl JsonlWriter {
         key(out, "truncated_certificate_messages");
         serde(out, truncated_certificate_messages)?;
         key(out, "certificate_request");
-        serde(out, certificate_request)?;
+        opt(out, certificate_request.as_ref(), certificate_request_json)?;
         key(out, "alerts");
         serde(out, alerts)?;
         key(out, "role");
@@ -190,7 +192,7 @@ impl JsonlWriter {
         key(out, "gaps");
         serde(out, gaps)?;
         key(out, "tcp");
-        serde(out, tcp)?;
+        tcp_json(out, tcp);
         key(out, "hello_retry_request");
         serde(out, hello_retry_request)?;
         key(out, "tunnel");
@@ -254,7 +256,7 @@ impl JsonlWriter {
                 if i > 0 {
                     out.push(b',');
                 }
-                serde(out, &p.local_files)?;
+                local_files(out, &p.local_files)?;
             }
         } else {
             for (i, p) in certs.iter().enumerate() {
@@ -264,7 +266,7 @@ impl JsonlWriter {
                 out.push(b'{');
                 self.cert_fields(p, out)?;
                 out.extend_from_slice(b",\"local_files\":");
-                serde(out, &p.local_files)?;
+                local_files(out, &p.local_files)?;
                 der_base64(out, p);
                 out.push(b'}');
             }
@@ -323,29 +325,80 @@ fn chain(v: &Option<Vec<PresentedCert>>) -> &[PresentedCert] {
     v.as_deref().unwrap_or_default()
 }
 
-/// The 32 bytes of a hex SHA-256 (any other string: hashed to 32 bytes, so still a key).
+/// The 32 bytes of a lowercase hex SHA-256, as the summaries spell it (any other string:
+/// hashed to 32 bytes, so still a key of its own).
 fn sha_bytes(hex: &str) -> [u8; 32] {
     let b = hex.as_bytes();
     let mut d = [0u8; 32];
-    let val = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    if b.len() == 64 {
-        let mut ok = true;
-        for (i, pair) in b.chunks(2).enumerate() {
-            match (val(pair[0]), val(pair[1])) {
-                (Some(h), Some(l)) => d[i] = h << 4 | l,
-                _ => ok = false,
-            }
+    if b.len() == 64 && b.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
+        // '0'..'9' are 0x30..0x39, 'a'..'f' 0x61..0x66: the low nibble, plus 9 for letters.
+        let nibble = |c: u8| (c & 0x0f) + 9 * (c >> 6);
+        for (i, pair) in b.chunks_exact(2).enumerate() {
+            d[i] = nibble(pair[0]) << 4 | nibble(pair[1]);
         }
-        if ok {
-            return d;
-        }
+        return d;
     }
     d.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, b).as_ref());
     d
+}
+
+/// `[]` without serde when no local file holds the certificate (or none were searched).
+fn local_files(out: &mut Vec<u8>, v: &[LocalMatch]) -> Result<(), OutputError> {
+    if v.is_empty() {
+        out.extend_from_slice(b"[]");
+        Ok(())
+    } else {
+        serde(out, &v)
+    }
+}
+
+fn certificate_request_json(
+    out: &mut Vec<u8>,
+    r: &CertificateRequestReport,
+) -> Result<(), OutputError> {
+    let CertificateRequestReport {
+        ca_names,
+        signature_algorithms,
+        certificate_types,
+    } = r;
+    out.extend_from_slice(b"{\"ca_names\":");
+    texts(out, ca_names)?;
+    key(out, "signature_algorithms");
+    plains(out, signature_algorithms.iter().map(|n| &**n));
+    key(out, "certificate_types");
+    plains(out, certificate_types.iter().map(|n| &**n));
+    out.push(b'}');
+    Ok(())
+}
+
+fn tcp_json(out: &mut Vec<u8>, t: &TcpReport) {
+    let TcpReport {
+        syn_seen,
+        end,
+        retransmitted_segments,
+        out_of_order_segments,
+        overlapping_segments,
+        overlap_conflicts,
+        dropped_segments,
+    } = t;
+    out.extend_from_slice(if *syn_seen {
+        b"{\"syn_seen\":true"
+    } else {
+        b"{\"syn_seen\":false"
+    });
+    key(out, "end");
+    plain(out, end);
+    for (name, n) in [
+        ("retransmitted_segments", retransmitted_segments),
+        ("out_of_order_segments", out_of_order_segments),
+        ("overlapping_segments", overlapping_segments),
+        ("overlap_conflicts", overlap_conflicts),
+        ("dropped_segments", dropped_segments),
+    ] {
+        key(out, name);
+        num(out, *n);
+    }
+    out.push(b'}');
 }
 
 fn der_base64(out: &mut Vec<u8>, p: &PresentedCert) {
@@ -541,6 +594,12 @@ mod tests {
     fn sha_bytes_of_hex_and_of_anything_else() {
         let hex = "00ff".repeat(16);
         assert_eq!(sha_bytes(&hex)[..2], [0x00, 0xff]);
+        let hex = "0123456789abcdef".repeat(4);
+        assert_eq!(
+            sha_bytes(&hex)[..8],
+            [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]
+        );
+        assert_ne!(sha_bytes(&hex), sha_bytes(&hex.to_uppercase()));
         assert_ne!(sha_bytes("not hex"), sha_bytes("not hex either"));
     }
 }

@@ -16,7 +16,7 @@ use crate::report::fit::Fit;
 use crate::report::groups::{Groups, Placed};
 use crate::report::jsonl::JsonlWriter;
 use crate::report::spool::Spool;
-use crate::report::{json, table, Format, Layout};
+use crate::report::{table, Format, Layout};
 
 /// Which connections are reported.
 #[derive(Debug, Clone, Default)]
@@ -143,9 +143,9 @@ pub struct Collector<'a> {
     /// `analyze --live --metrics-listen`: every connection the analyzer reports is
     /// counted there, whatever the filters leave out of the report.
     pub metrics: Option<crate::metrics::Metrics>,
-    /// `--jsonl-compact`: the writer of the compact form, which remembers the certificates
-    /// written.
-    pub jsonl: Option<JsonlWriter>,
+    /// JSON Lines: the connection records' writer (default or `--jsonl-compact` form),
+    /// with what it keeps between them (each certificate's JSON).
+    pub jsonl: JsonlWriter,
 }
 
 impl<'a> Collector<'a> {
@@ -167,7 +167,7 @@ impl<'a> Collector<'a> {
             next_id: 0,
             groups: Groups::default(),
             metrics: None,
-            jsonl: None,
+            jsonl: JsonlWriter::default(),
         }
     }
 
@@ -212,10 +212,7 @@ impl<'a> Collector<'a> {
             return Ok(());
         }
         if self.format == Format::Jsonl {
-            return match &mut self.jsonl {
-                Some(w) => w.connection(c, self.out),
-                None => json::write_jsonl_connection(c, self.out),
-            };
+            return self.jsonl.connection(c, self.out);
         }
         let mut fitted;
         let out: &mut dyn Write = match self.layout.width {

@@ -133,7 +133,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
     );
     col.doc.export = exporter;
     if args.jsonl_compact {
-        col.jsonl = Some(crate::report::jsonl::JsonlWriter::compact());
+        col.jsonl = crate::report::jsonl::JsonlWriter::compact();
     }
     let inputs = match live {
         Some(cap) => vec![live::run(args, cap, metrics, &mut analyzer, &mut col)?],
