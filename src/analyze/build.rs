@@ -132,8 +132,8 @@ pub fn build(
         id: 0,
         input: input.to_string(),
         first_packet: flow.first_packet,
-        client: flow.endpoints[client].to_string(),
-        server: flow.endpoints[server].to_string(),
+        client: addr_string(flow.endpoints[client]),
+        server: addr_string(flow.endpoints[server]),
         first_seen: flow.first_seen.to_rfc3339(),
         tls_version: sh.and_then(|sh| names::version_name(sh.version())),
         sni: ch.and_then(|c| c.sni.clone()),
@@ -402,6 +402,39 @@ fn certificate_request(cr: &crate::tls::conn::CertificateRequestFact) -> Certifi
     }
 }
 
+/// `ip:port` as `SocketAddr`'s Display writes it; IPv4 without the formatting machinery
+/// (two per connection).
+fn addr_string(a: std::net::SocketAddr) -> String {
+    let std::net::SocketAddr::V4(v4) = a else {
+        return a.to_string();
+    };
+    let mut s = String::with_capacity(21);
+    for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        push_decimal(&mut s, u32::from(octet));
+    }
+    s.push(':');
+    push_decimal(&mut s, u32::from(v4.port()));
+    s
+}
+
+fn push_decimal(s: &mut String, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    s.extend(digits[i..].iter().map(|&d| char::from(d)));
+}
+
 /// The tunnel seen on the flow's first packet, oriented by the client's direction.
 fn tunnel_report(t: crate::wire::tunnel::Encap, client: usize) -> TunnelReport {
     let (c, s) = if client == 0 {
@@ -546,4 +579,27 @@ fn outcome(
         reason.push_str(&format!("; {missing} bytes missing from the capture"));
     }
     (Handshake::Incomplete, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_as_display_writes_them() {
+        for a in [
+            "0.0.0.0:0",
+            "127.0.0.1:6443",
+            "255.255.255.255:65535",
+            "198.18.166.101:20041",
+            "10.0.10.9:10250",
+            "[::1]:6443",
+            "[2001:db8::2]:10250",
+            "[::ffff:10.0.0.1]:443",
+        ] {
+            let sa: std::net::SocketAddr = a.parse().unwrap();
+            assert_eq!(addr_string(sa), sa.to_string());
+            assert_eq!(addr_string(sa), a);
+        }
+    }
 }

@@ -20,11 +20,39 @@ pub struct Timestamp {
     pub nanos: u32,
 }
 
+/// `n` in `width` digits (zero-padded; `n` fits), then `then`.
+fn push_padded(s: &mut String, n: u32, width: usize, then: char) {
+    let mut digits = [b'0'; 10];
+    let mut n = n;
+    for d in digits[..width].iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    s.extend(digits[..width].iter().map(|&d| char::from(d)));
+    s.push(then);
+}
+
 impl Timestamp {
     /// RFC 3339 in UTC with the precision the capture had (micro- or nanoseconds), as the
     /// report schema documents.
     pub fn to_rfc3339(self) -> String {
         match time::OffsetDateTime::from_unix_timestamp(self.secs) {
+            // Without the formatting machinery for the common years (once per connection).
+            Ok(t) if (0..=9999).contains(&t.year()) && self.nanos < 1_000_000_000 => {
+                let mut s = String::with_capacity(30);
+                push_padded(&mut s, t.year() as u32, 4, '-');
+                push_padded(&mut s, u32::from(u8::from(t.month())), 2, '-');
+                push_padded(&mut s, u32::from(t.day()), 2, 'T');
+                push_padded(&mut s, u32::from(t.hour()), 2, ':');
+                push_padded(&mut s, u32::from(t.minute()), 2, ':');
+                push_padded(&mut s, u32::from(t.second()), 2, '.');
+                if self.nanos.is_multiple_of(1000) {
+                    push_padded(&mut s, self.nanos / 1000, 6, 'Z');
+                } else {
+                    push_padded(&mut s, self.nanos, 9, 'Z');
+                }
+                s
+            }
             Ok(t) => {
                 let frac = if self.nanos.is_multiple_of(1000) {
                     format!(".{:06}", self.nanos / 1000)
@@ -84,5 +112,58 @@ mod tests {
             nanos: 123_456_789,
         };
         assert_eq!(t.to_rfc3339(), "2025-11-28T12:00:00.123456789Z");
+    }
+
+    /// The digits written by hand are what `format!` writes, over the years 0 to 9999.
+    #[test]
+    fn rfc3339_by_hand_is_formats() {
+        let reference = |t: Timestamp| {
+            let d = time::OffsetDateTime::from_unix_timestamp(t.secs).unwrap();
+            let frac = if t.nanos.is_multiple_of(1000) {
+                format!(".{:06}", t.nanos / 1000)
+            } else {
+                format!(".{:09}", t.nanos)
+            };
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{}Z",
+                d.year(),
+                u8::from(d.month()),
+                d.day(),
+                d.hour(),
+                d.minute(),
+                d.second(),
+                frac
+            )
+        };
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut secs = vec![
+            0,
+            1,
+            59,
+            86_399,
+            951_782_400,
+            -1,
+            -62_167_219_200,
+            253_402_300_799,
+        ];
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            secs.push((x % 315_537_897_600) as i64 - 62_167_219_200);
+        }
+        for (i, s) in secs.into_iter().enumerate() {
+            for nanos in [
+                0,
+                1_000,
+                999_999_000,
+                7,
+                999_999_999,
+                (i as u32 * 7919) % 1_000_000_000,
+            ] {
+                let t = Timestamp { secs: s, nanos };
+                assert_eq!(t.to_rfc3339(), reference(t), "{t:?}");
+            }
+        }
     }
 }

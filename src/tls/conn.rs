@@ -13,7 +13,7 @@ use super::held::Held;
 use super::http_status::{HttpStatus, StatusReader};
 use super::keylog::KeyLog;
 use super::record::{self, RecordEvent, RecordReader};
-use crate::x509::der_name_to_rfc2253;
+use crate::x509::der_name_to_rfc2253_cached;
 
 /// Encrypted record lengths kept per direction: enough for both TLS 1.3 flights and the
 /// records that show how the handshake ended.
@@ -637,7 +637,7 @@ pub(crate) fn on_message(
                             .ca_names
                             .iter()
                             .map(|n| {
-                                der_name_to_rfc2253(n)
+                                der_name_to_rfc2253_cached(n)
                                     .unwrap_or_else(|| format!("#{}", crate::x509::sha256_hex(n)))
                             })
                             .collect(),

@@ -159,6 +159,29 @@ pub fn der_name_to_rfc2253(der: &[u8]) -> Option<String> {
     X509Name::from_der(der).ok().map(|(_, n)| rfc2253(&n))
 }
 
+/// [`der_name_to_rfc2253`], remembered per thread for the last 256 distinct names: a
+/// server's CertificateRequest names the same CAs in every handshake.
+pub fn der_name_to_rfc2253_cached(der: &[u8]) -> Option<String> {
+    type Memo = rustc_hash::FxHashMap<Box<[u8]>, Option<String>>;
+    thread_local! {
+        static MEMO: std::cell::RefCell<Memo> = Default::default();
+    }
+    if der.len() > 1024 {
+        return der_name_to_rfc2253(der);
+    }
+    MEMO.with_borrow_mut(|memo| {
+        if let Some(name) = memo.get(der) {
+            return name.clone();
+        }
+        let name = der_name_to_rfc2253(der);
+        if memo.len() >= 256 {
+            memo.clear();
+        }
+        memo.insert(der.into(), name.clone());
+        name
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,6 @@ mod dn;
 mod keys;
 mod summary;
 
-pub use dn::{der_name_to_rfc2253, rfc2253};
+pub use dn::{der_name_to_rfc2253, der_name_to_rfc2253_cached, rfc2253};
 pub use keys::{cert_keys, CertKeys};
 pub use summary::{hex, rfc3339, sha256_hex, summarize, CertCache, CertSummary, EXPLICIT_CURVE};
