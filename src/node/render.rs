@@ -95,7 +95,15 @@ fn short(root: Option<&str>, c: &NodeCert) -> String {
         .unwrap_or(&c.path);
     match c.entry.as_deref() {
         Some(e) if e.starts_with("users[") || e.starts_with("clusters[") => {
-            format!("{path}#{}", e.split(".client-certificate").next().unwrap_or(e).split(".certificate-authority").next().unwrap_or(e))
+            format!(
+                "{path}#{}",
+                e.split(".client-certificate")
+                    .next()
+                    .unwrap_or(e)
+                    .split(".certificate-authority")
+                    .next()
+                    .unwrap_or(e)
+            )
         }
         _ => crate::local::location(path, &c.entry),
     }
@@ -106,7 +114,11 @@ fn cert_lines(root: Option<&str>, c: &NodeCert) -> (String, String) {
         format!(
             "{}  {}",
             short(root, c),
-            if c.roles.is_empty() { "(not used)".to_string() } else { c.roles.join(", ") }
+            if c.roles.is_empty() {
+                "(not used)".to_string()
+            } else {
+                c.roles.join(", ")
+            }
         ),
         format!(
             "{}, until {} ({} days)",
