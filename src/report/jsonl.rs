@@ -34,7 +34,6 @@ const CERT_JSON_BYTES_CAP: usize = 8 << 20;
 pub const COMPACT_SEEN_CAP: usize = 65_536;
 
 /// Writes connection records; holds what is kept between them.
-#[derive(Default)]
 pub struct JsonlWriter {
     /// SHA-256 → the certificate's fields as serde_json writes them, without the braces.
     cert_json: FxHashMap<String, Box<[u8]>>,
@@ -44,6 +43,22 @@ pub struct JsonlWriter {
     compact_cap: usize,
     /// The line being built, reused.
     line: Vec<u8>,
+    /// Flush after every connection (a live capture or a pipe, followed as it goes);
+    /// otherwise lines leave in the output's buffer-sized writes.
+    pub flush_each: bool,
+}
+
+impl Default for JsonlWriter {
+    fn default() -> Self {
+        JsonlWriter {
+            cert_json: FxHashMap::default(),
+            cert_json_bytes: 0,
+            compact: None,
+            compact_cap: COMPACT_SEEN_CAP,
+            line: Vec::new(),
+            flush_each: true,
+        }
+    }
 }
 
 impl JsonlWriter {
@@ -63,7 +78,8 @@ impl JsonlWriter {
     }
 
     /// One connection (preceded, in the compact form, by the records of the certificates
-    /// not written yet), one write, flushed so that a follower sees it at once.
+    /// not written yet), one write, flushed (with `flush_each`) so that a follower sees it
+    /// at once.
     pub fn connection(
         &mut self,
         c: &ConnectionReport,
@@ -74,7 +90,9 @@ impl JsonlWriter {
         let r = self.render(c, &mut line);
         if r.is_ok() {
             out.write_all(&line)?;
-            out.flush()?;
+            if self.flush_each {
+                out.flush()?;
+            }
         }
         // Keep a normal line's buffer, not an outsize one.
         if line.capacity() <= 1 << 16 {
