@@ -198,7 +198,7 @@ impl Analyzer {
         match source::open_input(path) {
             Ok(input) => {
                 let gzip = input.gzip;
-                let mut report = self.read_input(path, input.reader, input.size, sink);
+                let mut report = self.read_input(path, input.reader, input.file, input.size, sink);
                 report.gzip = gzip;
                 report
             }
@@ -220,7 +220,7 @@ impl Analyzer {
         reader: impl std::io::BufRead + Send + 'static,
         sink: &mut dyn FnMut(ConnectionReport),
     ) -> InputReport {
-        self.read_input(name, reader, None, sink)
+        self.read_input(name, reader, None, None, sink)
     }
 
     /// `size`: the input's length when known, for the progress line.
@@ -228,6 +228,7 @@ impl Analyzer {
         &mut self,
         name: &str,
         reader: impl std::io::BufRead + Send + 'static,
+        file: Option<std::fs::File>,
         size: Option<u64>,
         sink: &mut dyn FnMut(ConnectionReport),
     ) -> InputReport {
@@ -239,17 +240,21 @@ impl Analyzer {
         let mut progress = Progress::new(self.progress, label, size);
         let mut reported = 0u64;
         let result =
-            source::read_capture(label, reader, &mut stats, self.read_ahead, |ev| match ev {
-                Event::Packet(p) => {
-                    self.feed(&mut run, &p, &mut |c| {
-                        reported += 1;
-                        sink(c)
-                    });
-                    progress.tick(&p, run.report.tcp_segments_followed, reported);
+            source::read_capture_file(label, reader, file, &mut stats, self.read_ahead, |ev| {
+                match ev {
+                    Event::Packet(p) => {
+                        self.feed(&mut run, &p, &mut |c| {
+                            reported += 1;
+                            sink(c)
+                        });
+                        progress.tick(&p, run.report.tcp_segments_followed, reported);
+                    }
+                    // Flows created after this block decrypt with it (dumpcap and editcap write
+                    // secrets blocks before the packets they decrypt).
+                    Event::TlsKeyLog(text) => {
+                        self.add_input_secrets(&String::from_utf8_lossy(text))
+                    }
                 }
-                // Flows created after this block decrypt with it (dumpcap and editcap write
-                // secrets blocks before the packets they decrypt).
-                Event::TlsKeyLog(text) => self.add_input_secrets(&String::from_utf8_lossy(text)),
             });
         progress.done();
         if let Err(e) = result {

@@ -71,7 +71,20 @@ struct Interface {
 /// the read got. With `read_ahead`, the input is read on a second thread.
 pub fn read_capture<R: BufRead + Send + 'static>(
     name: &str,
+    reader: R,
+    stats: &mut CaptureStats,
+    read_ahead: bool,
+    on_event: impl FnMut(Event<'_>),
+) -> Result<(), InputError> {
+    read_capture_file(name, reader, None, stats, read_ahead, on_event)
+}
+
+/// [`read_capture`], with the regular, uncompressed file `reader` reads from, if it is
+/// one: read in line (`read_ahead` false), it is mapped and parsed in place instead.
+pub fn read_capture_file<R: BufRead + Send + 'static>(
+    name: &str,
     mut reader: R,
+    file: Option<std::fs::File>,
     stats: &mut CaptureStats,
     read_ahead: bool,
     mut on_event: impl FnMut(Event<'_>),
@@ -81,12 +94,26 @@ pub fn read_capture<R: BufRead + Send + 'static>(
     let (format, head) = read_head(name, &mut reader)?;
     let mut dec = Decoder::default();
     let mut framer = Framer::new(name, format, &head, stats, &mut dec, &mut on_event)?;
-    // Only blocks read on the other core need fetching; in line, the copy left them here.
-    let prefetch_lead = if read_ahead { PREFETCH_LEAD } else { 0 };
-    let mut blocks = if read_ahead {
-        Blocks::ahead(reader)
+    #[cfg(target_os = "linux")]
+    let mapped = file
+        .filter(|_| !read_ahead)
+        .and_then(|f| Blocks::mapped(&f, head.len()).ok());
+    #[cfg(not(target_os = "linux"))]
+    let mapped: Option<Blocks> = {
+        let _ = file;
+        None
+    };
+    // Only blocks read on the other core, or mapped, need fetching; in line, the copy
+    // left them here.
+    let prefetch_lead = if read_ahead || mapped.is_some() {
+        PREFETCH_LEAD
     } else {
-        Blocks::inline(reader)
+        0
+    };
+    let mut blocks = match mapped {
+        Some(m) => m,
+        None if read_ahead => Blocks::ahead(reader),
+        None => Blocks::inline(reader),
     };
     // A record that straddles two blocks, completed from the next one.
     let mut carry: Vec<u8> = Vec::new();
@@ -96,7 +123,7 @@ pub fn read_capture<R: BufRead + Send + 'static>(
             offset: framer.offset + carry.len() as u64,
             source,
         })?;
-        let data = &filled.buf[..filled.len];
+        let data = filled.data();
         let mut pos = 0;
         if !carry.is_empty() {
             // Complete the straddling record: its length field first, then its bytes.
@@ -132,7 +159,7 @@ pub fn read_capture<R: BufRead + Send + 'static>(
             }
             carry.extend_from_slice(&data[pos..]);
         }
-        blocks.recycle(filled.buf);
+        blocks.recycle(filled);
     }
     if !carry.is_empty() {
         if let Some(detail) = framer.implausible(&carry) {

@@ -18,6 +18,9 @@ pub struct InputReader {
     /// progress line.
     pub size: Option<u64>,
     pub reader: Box<dyn BufRead + Send>,
+    /// The regular file read, when the input is one and not compressed (it may then be
+    /// mapped instead of read).
+    pub file: Option<File>,
 }
 
 /// Open `path` ("-" is stdin). Compression is detected from the gzip magic, never from the
@@ -28,6 +31,7 @@ pub fn open_input(path: &str) -> Result<InputReader, InputError> {
     } else {
         path.to_string()
     };
+    let mut file = None;
     let raw: Box<dyn Read + Send> = if path == "-" {
         Box::new(io::stdin())
     } else {
@@ -40,6 +44,9 @@ pub fn open_input(path: &str) -> Result<InputReader, InputError> {
                 input: name,
                 source: io::Error::new(io::ErrorKind::InvalidInput, "is a directory"),
             });
+        }
+        if f.metadata().is_ok_and(|m| m.is_file()) {
+            file = f.try_clone().ok();
         }
         Box::new(f)
     };
@@ -74,5 +81,6 @@ pub fn open_input(path: &str) -> Result<InputReader, InputError> {
         gzip,
         size,
         reader,
+        file: file.filter(|_| !gzip),
     })
 }

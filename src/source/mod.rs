@@ -9,7 +9,7 @@ mod input;
 pub mod live;
 mod readahead;
 
-pub use capture::{read_capture, CaptureFormat, CaptureStats, Event};
+pub use capture::{read_capture, read_capture_file, CaptureFormat, CaptureStats, Event};
 pub use input::{open_input, InputReader};
 
 /// A timestamp as the capture recorded it, normalised to seconds and nanoseconds since the
