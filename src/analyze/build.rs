@@ -408,19 +408,24 @@ fn addr_string(a: std::net::SocketAddr) -> String {
     let std::net::SocketAddr::V4(v4) = a else {
         return a.to_string();
     };
-    let mut s = String::with_capacity(21);
+    // "255.255.255.255:65535" is 21 bytes.
+    let mut buf = [0u8; 21];
+    let mut n = 0;
     for (i, octet) in v4.ip().octets().into_iter().enumerate() {
         if i > 0 {
-            s.push('.');
+            buf[n] = b'.';
+            n += 1;
         }
-        push_decimal(&mut s, u32::from(octet));
+        n += decimal(&mut buf[n..], u32::from(octet));
     }
-    s.push(':');
-    push_decimal(&mut s, u32::from(v4.port()));
-    s
+    buf[n] = b':';
+    n += 1;
+    n += decimal(&mut buf[n..], u32::from(v4.port()));
+    String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
-fn push_decimal(s: &mut String, n: u32) {
+/// `n` in decimal at the start of `out`; the digits written.
+fn decimal(out: &mut [u8], n: u32) -> usize {
     let mut digits = [0u8; 10];
     let mut i = digits.len();
     let mut n = n;
@@ -432,7 +437,9 @@ fn push_decimal(s: &mut String, n: u32) {
             break;
         }
     }
-    s.extend(digits[i..].iter().map(|&d| char::from(d)));
+    let len = digits.len() - i;
+    out[..len].copy_from_slice(&digits[i..]);
+    len
 }
 
 /// The tunnel seen on the flow's first packet, oriented by the client's direction.

@@ -98,13 +98,13 @@ fn hostname_error(c: &PresentedCert, host: &str) -> String {
 /// DNS name matching as Go's `matchHostnames`: case-insensitive, a leading `*.` matches
 /// exactly one label.
 fn host_matches(pattern: &str, host: &str) -> bool {
-    let p = pattern.trim_end_matches('.').to_ascii_lowercase();
-    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    let p = pattern.trim_end_matches('.');
+    let h = host.trim_end_matches('.');
     match p.strip_prefix("*.") {
         Some(rest) => h
             .split_once('.')
-            .is_some_and(|(first, tail)| !first.is_empty() && tail == rest),
-        None => p == h,
+            .is_some_and(|(first, tail)| !first.is_empty() && tail.eq_ignore_ascii_case(rest)),
+        None => p.eq_ignore_ascii_case(h),
     }
 }
 
@@ -121,5 +121,8 @@ mod tests {
         assert!(host_matches("*.example.com", "a.example.com"));
         assert!(!host_matches("*.example.com", "a.b.example.com"));
         assert!(!host_matches("*.example.com", "example.com"));
+        assert!(host_matches("*.Example.COM.", "A.example.com"));
+        assert!(!host_matches("*.example.com", ".example.com"));
+        assert!(!host_matches("kubernetes", "kubernetes.default"));
     }
 }

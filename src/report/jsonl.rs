@@ -21,9 +21,11 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use crate::correlate::LocalMatch;
-use crate::diagnose::Finding;
+use crate::diagnose::{Finding, Layer, Observed, Severity};
 use crate::error::OutputError;
-use crate::model::{CertificateRequestReport, ConnectionReport, PresentedCert, TcpReport};
+use crate::model::{
+    CertificateRequestReport, ConnectionReport, Handshake, PresentedCert, TcpReport, Visibility,
+};
 
 /// Distinct certificates whose serialized fields are kept; past it the cache starts over.
 const CERT_JSON_CAP: usize = 4096;
@@ -186,41 +188,41 @@ impl JsonlWriter {
         self.chain_field(out, "server", server_certificates)?;
         self.chain_field(out, "client", client_certificates)?;
         key(out, "truncated_certificate_messages");
-        serde(out, truncated_certificate_messages)?;
+        list(out, truncated_certificate_messages)?;
         key(out, "certificate_request");
         opt(out, certificate_request.as_ref(), certificate_request_json)?;
         key(out, "alerts");
-        serde(out, alerts)?;
+        list(out, alerts)?;
         key(out, "role");
-        serde(out, role)?;
+        opt(out, role.as_ref(), |o, v| serde(o, v))?;
         key(out, "server_role");
-        serde(out, server_role)?;
+        opt(out, server_role.as_ref(), |o, v| serde(o, v))?;
         key(out, "candidates_not_presented");
-        serde(out, candidates_not_presented)?;
+        list(out, candidates_not_presented)?;
         key(out, "handshake");
-        serde(out, handshake)?;
+        plain(out, handshake_name(*handshake));
         key(out, "visibility");
-        serde(out, visibility)?;
+        plain(out, visibility_name(*visibility));
         key(out, "key_sources");
-        serde(out, key_sources)?;
+        list(out, key_sources)?;
         key(out, "http_response");
-        serde(out, http_response)?;
+        opt(out, http_response.as_ref(), |o, v| serde(o, v))?;
         key(out, "resumed");
         out.extend_from_slice(if *resumed { b"true" } else { b"false" });
         key(out, "gaps");
-        serde(out, gaps)?;
+        list(out, gaps)?;
         key(out, "tcp");
         tcp_json(out, tcp);
         key(out, "hello_retry_request");
-        serde(out, hello_retry_request)?;
+        opt(out, hello_retry_request.as_ref(), |o, v| serde(o, v))?;
         key(out, "tunnel");
-        serde(out, tunnel)?;
+        opt(out, tunnel.as_ref(), |o, v| serde(o, v))?;
         key(out, "proxy");
-        serde(out, proxy)?;
+        opt(out, proxy.as_ref(), |o, v| serde(o, v))?;
         key(out, "encrypted_records");
-        serde(out, encrypted_records)?;
+        opt(out, encrypted_records.as_ref(), |o, v| serde(o, v))?;
         key(out, "inference");
-        serde(out, inference)?;
+        opt(out, inference.as_ref(), |o, v| serde(o, v))?;
         key(out, "outcome_reason");
         text(out, outcome_reason)?;
         key(out, "findings");
@@ -362,12 +364,7 @@ fn sha_bytes(hex: &str) -> [u8; 32] {
 
 /// `[]` without serde when no local file holds the certificate (or none were searched).
 fn local_files(out: &mut Vec<u8>, v: &[LocalMatch]) -> Result<(), OutputError> {
-    if v.is_empty() {
-        out.extend_from_slice(b"[]");
-        Ok(())
-    } else {
-        serde(out, &v)
-    }
+    list(out, v)
 }
 
 fn certificate_request_json(
@@ -443,11 +440,13 @@ fn finding(out: &mut Vec<u8>, f: &Finding) -> Result<(), OutputError> {
     out.extend_from_slice(b"{\"code\":");
     text(out, code)?;
     key(out, "severity");
-    serde(out, severity)?;
+    plain(out, severity_name(*severity));
     key(out, "layer");
-    serde(out, layer)?;
+    opt(out, layer.as_ref(), |o, v| Ok(plain(o, layer_name(*v))))?;
     key(out, "observed");
-    serde(out, observed)?;
+    opt(out, observed.as_ref(), |o, v| {
+        Ok(plain(o, observed_name(*v)))
+    })?;
     key(out, "subject");
     text(out, subject)?;
     key(out, "message");
@@ -493,6 +492,58 @@ fn opt<T: ?Sized>(
             out.extend_from_slice(b"null");
             Ok(())
         }
+    }
+}
+
+/// A list of objects: `[]` without serde when empty (the common case: no alerts, gaps,
+/// candidates…).
+fn list<T: Serialize>(out: &mut Vec<u8>, v: &[T]) -> Result<(), OutputError> {
+    if v.is_empty() {
+        out.extend_from_slice(b"[]");
+        Ok(())
+    } else {
+        serde(out, &v)
+    }
+}
+
+// The enums' names as their serde renames spell them (checked against serde below).
+fn handshake_name(h: Handshake) -> &'static str {
+    match h {
+        Handshake::Completed => "completed",
+        Handshake::Failed => "failed",
+        Handshake::Incomplete => "incomplete",
+        Handshake::Unknown => "unknown",
+    }
+}
+
+fn visibility_name(v: Visibility) -> &'static str {
+    match v {
+        Visibility::Plaintext => "plaintext",
+        Visibility::Decrypted => "decrypted",
+        Visibility::Encrypted => "encrypted",
+    }
+}
+
+fn severity_name(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "info",
+    }
+}
+
+fn layer_name(l: Layer) -> &'static str {
+    match l {
+        Layer::Tls => "tls",
+        Layer::Authentication => "authentication",
+    }
+}
+
+fn observed_name(o: Observed) -> &'static str {
+    match o {
+        Observed::Confirmed => "confirmed",
+        Observed::Contradicted => "contradicted",
+        Observed::Unknown => "unknown",
     }
 }
 
@@ -596,6 +647,39 @@ mod tests {
                 escaped.len() != text.len() + 2,
                 "{text:?} → {escaped}"
             );
+        }
+    }
+
+    #[test]
+    fn enum_names_as_serde_writes_them() {
+        let same = |mine: &str, theirs: String| assert_eq!(format!("\"{mine}\""), theirs);
+        for h in [
+            Handshake::Completed,
+            Handshake::Failed,
+            Handshake::Incomplete,
+            Handshake::Unknown,
+        ] {
+            same(handshake_name(h), serde_json::to_string(&h).unwrap());
+        }
+        for v in [
+            Visibility::Plaintext,
+            Visibility::Decrypted,
+            Visibility::Encrypted,
+        ] {
+            same(visibility_name(v), serde_json::to_string(&v).unwrap());
+        }
+        for s in [Severity::Error, Severity::Warning, Severity::Info] {
+            same(severity_name(s), serde_json::to_string(&s).unwrap());
+        }
+        for l in [Layer::Tls, Layer::Authentication] {
+            same(layer_name(l), serde_json::to_string(&l).unwrap());
+        }
+        for o in [
+            Observed::Confirmed,
+            Observed::Contradicted,
+            Observed::Unknown,
+        ] {
+            same(observed_name(o), serde_json::to_string(&o).unwrap());
         }
     }
 
