@@ -131,3 +131,60 @@ fn summarize_certificate(b: Bencher) {
     let der = data_encoding::BASE64.decode(b64.as_bytes()).unwrap();
     b.bench(|| certwire::x509::summarize(black_box(&der)));
 }
+
+/// The connections of a mutual-TLS capture (leaf + CA from both sides), as reported with
+/// the node's files: what the report path of issue 17 works on.
+fn mutual_tls_reports() -> Vec<certwire::model::ConnectionReport> {
+    let dir = format!("{}/captures", env!("CARGO_MANIFEST_DIR"));
+    let mut analyzer = certwire::analyze::Analyzer::new(&Default::default());
+    analyzer.set_inventory(std::sync::Arc::new(certwire::local::scan(
+        &certwire::local::ScanOptions {
+            paths: Vec::new(),
+            root: Some(format!("{dir}/node").into()),
+            defaults: true,
+        },
+    )));
+    let bytes = std::fs::read(format!("{dir}/kubelet-rotated-tls12.pcap")).unwrap();
+    let mut reports = Vec::new();
+    analyzer.analyze_reader("bench", std::io::Cursor::new(bytes), &mut |c| {
+        reports.push(c)
+    });
+    reports
+}
+
+/// One connection's JSON Lines record: serde_json's generic path (the reference), the
+/// writer analyze uses (each certificate's JSON kept, no escaping of plain text), and its
+/// compact form (certificates by SHA-256, records written once).
+#[divan::bench(args = ["serde", "writer", "compact"])]
+fn jsonl_connection(b: Bencher, how: &str) {
+    let reports = mutual_tls_reports();
+    let mut writer = match how {
+        "compact" => certwire::report::jsonl::JsonlWriter::compact(),
+        _ => certwire::report::jsonl::JsonlWriter::default(),
+    };
+    let mut out = Vec::with_capacity(1 << 16);
+    b.counter(divan::counter::ItemsCount::new(reports.len()))
+        .bench_local(|| {
+            out.clear();
+            for c in &reports {
+                match how {
+                    "serde" => certwire::report::json::write_jsonl_connection(c, &mut out).unwrap(),
+                    _ => writer.render(black_box(c), &mut out).unwrap(),
+                }
+            }
+            out.len()
+        });
+}
+
+/// Grouping one connection: a hash of its own fields and a comparison in place.
+#[divan::bench]
+fn group_connection(b: Bencher) {
+    let reports = mutual_tls_reports();
+    let mut groups = certwire::report::groups::Groups::default();
+    b.counter(divan::counter::ItemsCount::new(reports.len()))
+        .bench_local(|| {
+            for c in &reports {
+                black_box(groups.add(black_box(c)));
+            }
+        });
+}
