@@ -26,11 +26,58 @@ pub fn client_dir(flow: &Flow, is_server_port: impl Fn(u16) -> bool) -> usize {
     }
 }
 
+/// The candidates not presented by one side, for each (side, roles, presented chain)
+/// seen: `correlate::candidates_not_presented` depends on nothing else but the node's
+/// files, which stay the same for an analyzer, so each distinct case is worked out once
+/// (it compares every local certificate; 300 K instructions a connection with a node's
+/// files, issue 17). Bounded: cleared past 4,096 cases.
+#[derive(Default)]
+pub struct CandidateMemo {
+    map: rustc_hash::FxHashMap<CandidateCase, Vec<correlate::Candidate>>,
+}
+
+/// Side, role, server role, and the presented chain by SHA-256 (None: no Certificate
+/// message; an entry None: a certificate that does not parse).
+type CandidateCase = (
+    Side,
+    Option<correlate::Role>,
+    Option<correlate::Role>,
+    Option<Vec<Option<[u8; 32]>>>,
+);
+
+impl CandidateMemo {
+    fn get(
+        &mut self,
+        inv: &Inventory,
+        side: Side,
+        role: Option<correlate::Role>,
+        server_role: Option<correlate::Role>,
+        chain: Option<&[Option<CertKeys>]>,
+    ) -> Vec<correlate::Candidate> {
+        let case = (
+            side,
+            role,
+            server_role,
+            chain.map(|c| c.iter().map(|k| k.as_ref().map(|k| k.sha256)).collect()),
+        );
+        if let Some(found) = self.map.get(&case) {
+            return found.clone();
+        }
+        let found = candidates_not_presented(inv, side, role, server_role, chain);
+        if self.map.len() >= 4096 {
+            self.map.clear();
+        }
+        self.map.insert(case, found.clone());
+        found
+    }
+}
+
 pub fn build(
     flow: &Flow,
     input: &str,
     client: usize,
     cache: &mut CertCache,
+    memo: &mut CandidateMemo,
     inv: Option<&Inventory>,
 ) -> ConnectionReport {
     let f = &flow.tls.facts;
@@ -94,6 +141,7 @@ pub fn build(
         .map(|inv| {
             candidates(
                 inv,
+                memo,
                 f,
                 client,
                 role,
@@ -235,8 +283,10 @@ fn judge(
 /// shows what was presented: a chain, or (a client asked for one, in the clear or
 /// decrypted) none at all. An encrypted or uncaptured Certificate message says nothing
 /// about what was not presented.
+#[allow(clippy::too_many_arguments)]
 fn candidates(
     inv: &Inventory,
+    memo: &mut CandidateMemo,
     f: &TlsFacts,
     client: usize,
     role: Option<correlate::Role>,
@@ -252,16 +302,10 @@ fn candidates(
             // A gap in the client's bytes may have taken its Certificate.
             && f.gaps.iter().all(|g| g.dir != client));
     if client_known {
-        out.extend(candidates_not_presented(
-            inv,
-            Side::Client,
-            role,
-            server_role,
-            client_keys.as_deref(),
-        ));
+        out.extend(memo.get(inv, Side::Client, role, server_role, client_keys.as_deref()));
     }
     if server_keys.is_some() {
-        out.extend(candidates_not_presented(
+        out.extend(memo.get(
             inv,
             Side::Server,
             server_role,

@@ -59,6 +59,9 @@ pub struct Analyzer {
     wait_for_keys: bool,
     ports: Box<[u64; 1024]>,
     cache: CertCache,
+    /// The candidates not presented, per side, roles and presented chain (they depend on
+    /// nothing else but the inventory).
+    candidates: build::CandidateMemo,
     pub warnings: Vec<Warning>,
     /// Keep each followed flow's packets until its handshake is decided (--write).
     pub keep_packets: bool,
@@ -107,6 +110,7 @@ impl Analyzer {
             wait_for_keys: false,
             ports,
             cache: CertCache::default(),
+            candidates: Default::default(),
             warnings: Vec::new(),
             keep_packets: false,
             written: Vec::new(),
@@ -129,6 +133,7 @@ impl Analyzer {
             wait_for_keys: self.wait_for_keys,
             ports: self.ports.clone(),
             cache: CertCache::default(),
+            candidates: Default::default(),
             warnings: Vec::new(),
             keep_packets: self.keep_packets,
             written: Vec::new(),
@@ -179,6 +184,7 @@ impl Analyzer {
     /// Correlate presented certificates with these local files.
     pub fn set_inventory(&mut self, inv: std::sync::Arc<Inventory>) {
         self.inventory = Some(inv);
+        self.candidates = Default::default();
     }
 
     #[inline]
@@ -665,6 +671,7 @@ impl Analyzer {
             &run.input,
             client,
             &mut self.cache,
+            &mut self.candidates,
             self.inventory.as_deref(),
         );
         if self.include_der {
