@@ -2,6 +2,7 @@
 # Measure certwire against the floor (and tshark where installed) on a generated capture.
 #   benches/compare.sh [--dense] [--to-file] [SIZE_MIB] [SEED] [RUNS]
 #                                                    (defaults: 256 MiB, seed 1, 5 runs)
+# BASELINE=/path/to/an/older/certwire adds its runs on the file (before/after, interleaved).
 # --dense: the handshake-dense profile (generate.rs --dense: mutual TLS 1.2 on 6443/10250,
 # about 10,000 handshakes per 512 MiB) instead of the bulk one. --to-file: the timed runs
 # write certwire's JSON Lines to a file (truncated before each run) instead of /dev/null.
@@ -67,6 +68,9 @@ for _ in $(seq "$runs"); do
     run certwire-stdin sh -c "exec $cw analyze - --format jsonl --no-default-certs < '$file'"
     run certwire-1thread "$cw" analyze "$file" --format jsonl --no-default-certs --threads 1
     run certwire-compact "$cw" analyze "$file" --format jsonl --jsonl-compact --no-default-certs
+    if [ -n "${BASELINE:-}" ]; then
+        run baseline-file "$BASELINE" analyze "$file" --format jsonl --no-default-certs
+    fi
 done
 report() {  # label
     sort -n "$work/$1" | awk -v l="$1" -v b="$bytes" '
@@ -78,9 +82,10 @@ report() {  # label
             print med > "'"$work"'/median-" l
         }'
 }
-for l in floor floor-mmap certwire-file certwire-stdin certwire-1thread certwire-compact; do report "$l"; done
+labels="certwire-file certwire-stdin certwire-1thread certwire-compact${BASELINE:+ baseline-file}"
+for l in floor floor-mmap $labels; do report "$l"; done
 f=$(cat "$work/median-floor")
-for l in certwire-file certwire-stdin certwire-1thread certwire-compact; do
+for l in $labels; do
     awk -v f="$f" -v c="$(cat "$work/median-$l")" -v l="$l" \
         'BEGIN { printf "%s / floor (median wall time): %.2f  (target: at most 2)\n", l, c / f }'
 done
