@@ -121,6 +121,9 @@ impl RecordReader {
             }
             let len = usize::from(u16::from_be_bytes([self.buf[3], self.buf[4]]));
             let need = HEADER + len - self.buf.len();
+            // The whole record at once (its length is checked): a certificate flight
+            // spread over segments no longer grows the buffer a segment at a time.
+            self.buf.reserve(need);
             let n = need.min(bytes.len());
             self.buf.extend_from_slice(&bytes[..n]);
             bytes = &bytes[n..];
