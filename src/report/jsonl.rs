@@ -168,7 +168,7 @@ impl JsonlWriter {
         key(out, "first_seen");
         plain(out, first_seen);
         key(out, "tls_version");
-        opt(out, tls_version.as_ref(), |o, v| Ok(plain(o, v)))?;
+        opt_plain(out, *tls_version);
         key(out, "sni");
         opt(out, sni.as_ref(), |o, v| text(o, v))?;
         key(out, "alpn");
@@ -176,11 +176,9 @@ impl JsonlWriter {
         key(out, "alpn_selected");
         opt(out, alpn_selected.as_ref(), |o, v| text(o, v))?;
         key(out, "cipher_suite");
-        opt(out, cipher_suite.as_ref(), |o, v| Ok(plain(o, v)))?;
+        opt_plain(out, cipher_suite.as_deref());
         key(out, "cipher_suite_id");
-        opt(out, cipher_suite_id.as_ref(), |o, v| {
-            Ok(num(o, u64::from(*v)))
-        })?;
+        opt_plain_num(out, cipher_suite_id.map(u64::from));
         key(out, "offered_tls_versions");
         plains(out, offered_tls_versions.iter().copied());
         key(out, "offered_cipher_suites");
@@ -194,9 +192,9 @@ impl JsonlWriter {
         key(out, "alerts");
         list(out, alerts)?;
         key(out, "role");
-        opt(out, role.as_ref(), |o, v| serde(o, v))?;
+        opt(out, role.as_ref(), serde)?;
         key(out, "server_role");
-        opt(out, server_role.as_ref(), |o, v| serde(o, v))?;
+        opt(out, server_role.as_ref(), serde)?;
         key(out, "candidates_not_presented");
         list(out, candidates_not_presented)?;
         key(out, "handshake");
@@ -206,7 +204,7 @@ impl JsonlWriter {
         key(out, "key_sources");
         list(out, key_sources)?;
         key(out, "http_response");
-        opt(out, http_response.as_ref(), |o, v| serde(o, v))?;
+        opt(out, http_response.as_ref(), serde)?;
         key(out, "resumed");
         out.extend_from_slice(if *resumed { b"true" } else { b"false" });
         key(out, "gaps");
@@ -214,15 +212,15 @@ impl JsonlWriter {
         key(out, "tcp");
         tcp_json(out, tcp);
         key(out, "hello_retry_request");
-        opt(out, hello_retry_request.as_ref(), |o, v| serde(o, v))?;
+        opt(out, hello_retry_request.as_ref(), serde)?;
         key(out, "tunnel");
-        opt(out, tunnel.as_ref(), |o, v| serde(o, v))?;
+        opt(out, tunnel.as_ref(), serde)?;
         key(out, "proxy");
-        opt(out, proxy.as_ref(), |o, v| serde(o, v))?;
+        opt(out, proxy.as_ref(), serde)?;
         key(out, "encrypted_records");
-        opt(out, encrypted_records.as_ref(), |o, v| serde(o, v))?;
+        opt(out, encrypted_records.as_ref(), serde)?;
         key(out, "inference");
-        opt(out, inference.as_ref(), |o, v| serde(o, v))?;
+        opt(out, inference.as_ref(), serde)?;
         key(out, "outcome_reason");
         text(out, outcome_reason)?;
         key(out, "findings");
@@ -442,11 +440,9 @@ fn finding(out: &mut Vec<u8>, f: &Finding) -> Result<(), OutputError> {
     key(out, "severity");
     plain(out, severity_name(*severity));
     key(out, "layer");
-    opt(out, layer.as_ref(), |o, v| Ok(plain(o, layer_name(*v))))?;
+    opt_plain(out, layer.map(layer_name));
     key(out, "observed");
-    opt(out, observed.as_ref(), |o, v| {
-        Ok(plain(o, observed_name(*v)))
-    })?;
+    opt_plain(out, observed.map(observed_name));
     key(out, "subject");
     text(out, subject)?;
     key(out, "message");
@@ -479,6 +475,22 @@ fn num(out: &mut Vec<u8>, n: u64) {
         }
     }
     out.extend_from_slice(&buf[i..]);
+}
+
+/// A plain string (see [`plain`]) or `null`.
+fn opt_plain(out: &mut Vec<u8>, v: Option<&str>) {
+    match v {
+        Some(s) => plain(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// A number or `null`.
+fn opt_plain_num(out: &mut Vec<u8>, v: Option<u64>) {
+    match v {
+        Some(n) => num(out, n),
+        None => out.extend_from_slice(b"null"),
+    }
 }
 
 fn opt<T: ?Sized>(
