@@ -1,6 +1,7 @@
 //! `certwire analyze`: inputs (files, stdin, or a live interface) through the analyzer,
 //! reports to the chosen renderer.
 
+mod behind;
 mod collect;
 mod live;
 
@@ -69,24 +70,39 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         .map(Exporter::open)
         .transpose()?;
     // Never through a symlink, nor into a FIFO or a device; `-o -` is stdout.
-    // 64 KiB: JSON Lines read from files leave in writes of that size, not one per line.
-    let mut out: Box<dyn Write> = match args.output.as_deref().filter(|p| !output::is_stdout(p)) {
-        Some(path) => Box::new(BufWriter::with_capacity(
-            OUTPUT_BUFFER,
-            output::create(path, output::REPORT_MODE)?,
-        )),
-        None => Box::new(BufWriter::with_capacity(OUTPUT_BUFFER, io::stdout().lock())),
-    };
-    let mut analyzer = Analyzer::new(&Options {
-        ports: args.ports.clone(),
-        any_port: args.any_port,
-    });
     let threads = match args.threads {
         Some(n) => usize::from(n),
         None => std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
     };
+    // The input comes as it goes (a live capture, a pipe on stdin): each handshake is
+    // written, and JSON Lines flushed, as it is decided, so that a follower (`tail -f`, a
+    // log shipper) sees it at once. Read from files, the whole input is there: the report
+    // leaves in large writes, on a thread of its own when more than one is allowed.
+    let as_it_goes = live.is_some()
+        || args
+            .inputs
+            .iter()
+            .any(|i| i == "-" && !stdin_is_regular_file());
+    let target: Box<dyn Write + Send> =
+        match args.output.as_deref().filter(|p| !output::is_stdout(p)) {
+            Some(path) => Box::new(output::create(path, output::REPORT_MODE)?),
+            None => Box::new(io::stdout()),
+        };
+    let buffered = |w| -> Box<dyn Write> { Box::new(BufWriter::with_capacity(OUTPUT_BUFFER, w)) };
+    let mut out: Box<dyn Write> = if as_it_goes || threads < 2 {
+        buffered(target)
+    } else {
+        match behind::WriteBehind::new(target) {
+            Ok(w) => Box::new(w),
+            Err(target) => buffered(target),
+        }
+    };
+    let mut analyzer = Analyzer::new(&Options {
+        ports: args.ports.clone(),
+        any_port: args.any_port,
+    });
     analyzer.read_ahead = threads > 1;
     analyzer.include_der = args.include_der;
     let inventory = load_inventory(args);
@@ -139,16 +155,9 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
     if args.jsonl_compact {
         col.jsonl = crate::report::jsonl::JsonlWriter::compact();
     }
-    // Each line as its handshake is decided when the input comes as it goes (a live
-    // capture, a pipe on stdin): a follower (`tail -f`, a log shipper) sees it at once.
-    // Read from files, the whole input is there: lines leave in 64 KiB writes (one write
-    // per 5 KB line was a third of the time of a handshake-dense capture written to a
-    // file, issue 17).
-    col.jsonl.flush_each = live.is_some()
-        || args
-            .inputs
-            .iter()
-            .any(|i| i == "-" && !stdin_is_regular_file());
+    // One write (and flush) per 5 KB line was a third of the time of a handshake-dense
+    // capture written to a file (issue 17): only when the input comes as it goes.
+    col.jsonl.flush_each = as_it_goes;
     let inputs = match live {
         Some(cap) => vec![live::run(args, cap, metrics, &mut analyzer, &mut col)?],
         None => read_inputs(args, &mut analyzer, &mut col, threads)?,
@@ -193,7 +202,8 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
     })
 }
 
-/// The output's buffer.
+/// The output's buffer when it is written in line: JSON Lines read from files leave in
+/// writes of this size, not one per line.
 const OUTPUT_BUFFER: usize = 64 << 10;
 
 /// Stdin is a regular file (`< capture.pcap`), not a pipe or a terminal: it is all there.
