@@ -46,6 +46,11 @@ cargo build --release --benches --bin certwire -q
 python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$file"
 cat "$file" > /dev/null
 bytes=$(stat -c %s "$file")
+# How much of the capture is in the page cache (a VM's memory reclaim, e.g. a DAMON
+# kdamond, can take cold pages back between runs; reads from disk slow the floor most).
+resident() { command -v fincore >/dev/null && fincore -n -o RES "$file" 2>/dev/null | tr -d ' ' || echo "?"; }
+echo "page cache before the runs: $(resident) of $((bytes >> 20))M"
+
 floor_bin=$(ls -t target/release/deps/floor-* | grep -v '\.d$' | head -1)
 cw=target/release/certwire
 run() {  # label, command... : appends "wall cpu rss_kib" to $work/label
@@ -83,6 +88,7 @@ report() {  # label
         }'
 }
 labels="certwire-file certwire-stdin certwire-1thread certwire-compact${BASELINE:+ baseline-file}"
+echo "page cache after the runs: $(resident) of $((bytes >> 20))M"
 for l in floor floor-mmap $labels; do report "$l"; done
 f=$(cat "$work/median-floor")
 for l in $labels; do
