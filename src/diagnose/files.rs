@@ -135,7 +135,9 @@ fn wrong_file(
     f
 }
 
-fn stale_rotation(inv: &Inventory, out: &mut Vec<Finding>) {
+/// The rotated kubelet client certificate `kubelet-client-current.pem` points at, and the
+/// newest rotated one, when they differ (a stale rotation). Shared with `certwire node`.
+pub(crate) fn stale_kubelet_rotation(inv: &Inventory) -> Option<(&LocalCert, &LocalCert)> {
     let rotated = |c: &&LocalCert| {
         let name = c.path.rsplit('/').next().unwrap_or("");
         name.starts_with("kubelet-client-2") && name.ends_with(".pem")
@@ -144,18 +146,19 @@ fn stale_rotation(inv: &Inventory, out: &mut Vec<Finding>) {
         .certs
         .iter()
         .filter(rotated)
-        .max_by(|a, b| a.path.cmp(&b.path));
+        .max_by(|a, b| a.path.cmp(&b.path))?;
     let current = inv
         .certs
         .iter()
         .filter(rotated)
-        .find(|c| c.has_route("kubelet-client-current.pem"));
-    let (Some(newest), Some(current)) = (newest, current) else {
+        .find(|c| c.has_route("kubelet-client-current.pem"))?;
+    (newest.path != current.path).then_some((current, newest))
+}
+
+fn stale_rotation(inv: &Inventory, out: &mut Vec<Finding>) {
+    let Some((current, newest)) = stale_kubelet_rotation(inv) else {
         return;
     };
-    if newest.path == current.path {
-        return;
-    }
     out.push(
         Finding::new(
             "stale-rotation",

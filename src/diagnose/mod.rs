@@ -11,7 +11,7 @@
 mod alerts;
 mod anchors;
 pub(crate) mod chain;
-mod files;
+pub(crate) mod files;
 mod names;
 mod outcome;
 mod validity;

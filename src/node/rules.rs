@@ -353,12 +353,15 @@ pub fn key_pair(
     Some(key_path)
 }
 
+/// A node file as text: regular files only, bounded (local::read_named).
+fn read_text(p: &str) -> Option<String> {
+    crate::local::read_named(std::path::Path::new(p), crate::local::MAX_FILE)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
 fn key_text(c: &LocalCert) -> Option<(String, String)> {
-    let read = |p: &str| {
-        crate::local::read_named(std::path::Path::new(p), crate::local::MAX_FILE)
-            .ok()
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-    };
+    let read = read_text;
     if let Some(e) = c.entry.as_deref().filter(|e| e.starts_with("users[")) {
         let user = e.strip_prefix("users[")?.split(']').next()?;
         let doc = crate::local::yaml::parse(&read(&c.path)?).ok()?;
@@ -465,26 +468,9 @@ pub fn kubeconfig_cas(inv: &Inventory, cas: &Cas<'_>, out: &mut Vec<Finding>) {
 
 /// `kubelet-client-current.pem` pointing at an older rotated certificate than the newest.
 pub fn stale_rotation(inv: &Inventory, out: &mut Vec<Finding>) {
-    let rotated = |c: &&LocalCert| {
-        let name = c.path.rsplit('/').next().unwrap_or("");
-        name.starts_with("kubelet-client-2") && name.ends_with(".pem")
-    };
-    let newest = inv
-        .certs
-        .iter()
-        .filter(rotated)
-        .max_by(|a, b| a.path.cmp(&b.path));
-    let current = inv
-        .certs
-        .iter()
-        .filter(rotated)
-        .find(|c| c.has_route("kubelet-client-current.pem"));
-    let (Some(newest), Some(current)) = (newest, current) else {
+    let Some((current, newest)) = crate::diagnose::files::stale_kubelet_rotation(inv) else {
         return;
     };
-    if newest.path == current.path {
-        return;
-    }
     let link = current
         .via
         .iter()
@@ -534,12 +520,7 @@ pub fn service_account(inv: &Inventory, out: &mut Vec<Finding>) {
     };
     let public = locate(flag("service-account-key-file"), "sa.pub");
     let private = locate(flag("service-account-signing-key-file"), "sa.key");
-    let read = |p: &str| {
-        crate::local::read_named(std::path::Path::new(p), crate::local::MAX_FILE)
-            .ok()
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-    };
-    let (Some(pub_text), Some(key_text)) = (read(&public), read(&private)) else {
+    let (Some(pub_text), Some(key_text)) = (read_text(&public), read_text(&private)) else {
         return;
     };
     let (Some(pub_bits), KeyPublic::Public(key_bits)) = (
