@@ -118,6 +118,42 @@ pub fn sequence(c: &ConnectionReport) -> Sequence {
     if let Some(p) = &c.proxy {
         proxy_steps(p, &mut b);
     }
+    hello_steps(c, &mut b);
+    if c.visibility == Visibility::Encrypted {
+        encrypted_steps(c, &mut b);
+    } else {
+        readable_steps(c, &mut b);
+    }
+    // Alerts end a handshake that did not complete; after a completed one they come after
+    // the application data (the HTTP response among it).
+    let completed = c.handshake == Handshake::Completed;
+    if !completed {
+        for a in &c.alerts {
+            alert_step(a, false, &mut b);
+        }
+    }
+    if let Some(r) = c.http_response {
+        http_step(r, &mut b);
+    }
+    if completed {
+        for a in &c.alerts {
+            alert_step(a, true, &mut b);
+        }
+    }
+    gap_notes(c, &mut b);
+    ending_notes(c, &mut b);
+    let (client, server) = participants(c);
+    Sequence {
+        client,
+        server,
+        steps: b.steps,
+    }
+}
+
+/// The ClientHello, and the ServerHello when the report has one: the hellos are in the
+/// clear in every TLS version, so they are drawn even when nothing after them is. A
+/// HelloRetryRequest adds the round trip it costs.
+fn hello_steps(c: &ConnectionReport, b: &mut Builder) {
     if client_hello_seen(c) {
         b.msg(Side::Client, client_hello(c), Tone::Plain);
     } else {
@@ -141,44 +177,34 @@ pub fn sequence(c: &ConnectionReport) -> Sequence {
     if server_hello {
         b.msg(Side::Server, server_hello_label(c), Tone::Plain);
     }
-    if c.visibility == Visibility::Encrypted {
-        encrypted_steps(c, &mut b);
+}
+
+/// The server's first HTTP response, when application data was decrypted: a 401 or 403
+/// there is the rejection a completed handshake can still end in.
+fn http_step(r: HttpResponse, b: &mut Builder) {
+    let version = match r.protocol {
+        "h2" => "HTTP/2".to_string(),
+        p => p.to_ascii_uppercase(),
+    };
+    let tone = if r.status >= 400 {
+        Tone::Refusal
     } else {
-        readable_steps(c, &mut b);
-    }
-    // Alerts end a handshake that did not complete; after a completed one they come after
-    // the application data (the HTTP response among it).
-    let completed = c.handshake == Handshake::Completed;
-    if !completed {
-        for a in &c.alerts {
-            alert_step(a, false, &mut b);
-        }
-    }
-    if let Some(r) = c.http_response {
-        let version = match r.protocol {
-            "h2" => "HTTP/2".to_string(),
-            p => p.to_ascii_uppercase(),
-        };
-        let tone = if r.status >= 400 {
-            Tone::Refusal
-        } else {
-            Tone::Plain
-        };
-        b.msg(
-            Side::Server,
-            format!(
-                "{} {} (first response, decrypted)",
-                value(&version),
-                r.status
-            ),
-            tone,
-        );
-    }
-    if completed {
-        for a in &c.alerts {
-            alert_step(a, true, &mut b);
-        }
-    }
+        Tone::Plain
+    };
+    b.msg(
+        Side::Server,
+        format!(
+            "{} {} (first response, decrypted)",
+            value(&version),
+            r.status
+        ),
+        tone,
+    );
+}
+
+/// A gap during the handshake: a message missing from the diagram may be in the bytes the
+/// capture lost, so its absence is no evidence.
+fn gap_notes(c: &ConnectionReport, b: &mut Builder) {
     for g in c.gaps.iter().filter(|g| g.during_handshake) {
         b.note(
             &format!(
@@ -193,6 +219,11 @@ pub fn sequence(c: &ConnectionReport) -> Sequence {
             Tone::Warning,
         );
     }
+}
+
+/// How the handshake and the TCP connection ended, then the verdict: the diagram is read
+/// for its conclusion, which the report states elsewhere in full.
+fn ending_notes(c: &ConnectionReport, b: &mut Builder) {
     let tcp = match c.tcp.end {
         "fin" => "TCP: FIN",
         "reset" => "TCP: RST",
@@ -217,7 +248,11 @@ pub fn sequence(c: &ConnectionReport) -> Sequence {
         Tone::Plain
     };
     b.note(&format!("verdict: {}", c.verdict), tone);
+}
 
+/// The client and the server (a proxy when the client tunnelled through one): the server
+/// address is then the proxy's, so the target it was asked for is shown with it.
+fn participants(c: &ConnectionReport) -> (Participant, Participant) {
     let role = |r: Option<crate::correlate::Role>| {
         r.and_then(|r| serde_json::to_value(r).ok())
             .and_then(|v| v.as_str().map(str::to_string))
@@ -236,16 +271,13 @@ pub fn sequence(c: &ConnectionReport) -> Sequence {
             target: None,
         },
     };
-    Sequence {
-        client: Participant {
-            name: "client",
-            address: clean(&c.client),
-            role: role(c.role),
-            target: None,
-        },
-        server,
-        steps: b.steps,
-    }
+    let client = Participant {
+        name: "client",
+        address: clean(&c.client),
+        role: role(c.role),
+        target: None,
+    };
+    (client, server)
 }
 
 #[derive(Default)]
@@ -858,108 +890,25 @@ fn note_colours(t: Tone) -> (&'static str, &'static str, &'static str) {
         Tone::Ok => ("#e6f4ea", "#1b7f3b", "#1b7f3b"),
     }
 }
-
 /// A self-contained inline `<svg>` of the sequence: two lifelines, arrows with labels
 /// (alerts red, encrypted records dashed and grey), notes across both lifelines; at most
 /// 720 px wide, as tall as its rows. No scripts, no external references, no ids (several
 /// can sit in one page); all text XML-escaped.
 pub fn svg(c: &ConnectionReport) -> String {
     let seq = sequence(c);
+    // The rows first: their height sets the picture's, which its header states.
     let mut body = String::new();
     let mut y: u32 = 74;
     for step in &seq.steps {
-        match step {
+        y += match step {
             Step::Message {
                 from,
                 text,
                 tone,
                 encrypted,
-            } => {
-                let (x1, x2) = match from {
-                    Side::Client => (CLIENT_X, SERVER_X),
-                    Side::Server => (SERVER_X, CLIENT_X),
-                };
-                let (colour, text_colour) = match (tone, encrypted) {
-                    (Tone::Alert | Tone::Refusal, _) => (RED, RED),
-                    (_, true) => ("#888888", GREY),
-                    _ => ("#333333", "#222222"),
-                };
-                let style = if *encrypted {
-                    " font-style=\"italic\""
-                } else {
-                    ""
-                };
-                let weight = if matches!(tone, Tone::Alert | Tone::Refusal) {
-                    " font-weight=\"bold\""
-                } else {
-                    ""
-                };
-                let _ = writeln!(
-                    body,
-                    "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"{text_colour}\" stroke=\"#ffffff\" stroke-width=\"4\" paint-order=\"stroke\"{style}{weight}>{}</text>",
-                    SVG_WIDTH / 2,
-                    y + 12,
-                    xml(text)
-                );
-                let ly = y + 20;
-                let dash = if *encrypted {
-                    " stroke-dasharray=\"6 4\""
-                } else {
-                    ""
-                };
-                // The line stops at the arrowhead's base.
-                let end = if x2 > x1 { x2 - 9 } else { x2 + 9 };
-                let _ = writeln!(
-                    body,
-                    "<line x1=\"{x1}\" y1=\"{ly}\" x2=\"{end}\" y2=\"{ly}\" stroke=\"{colour}\" stroke-width=\"1.5\"{dash}/>"
-                );
-                let back = if x2 > x1 { x2 - 10 } else { x2 + 10 };
-                let _ = writeln!(
-                    body,
-                    "<polygon points=\"{x2},{ly} {back},{} {back},{}\" fill=\"{colour}\"/>",
-                    ly - 5,
-                    ly + 5
-                );
-                if *tone == Tone::Alert {
-                    // A cross by the arrowhead marks the alert, as Mermaid's -x arrows do.
-                    let cx = if x2 > x1 { x2 - 20 } else { x2 + 20 };
-                    let _ = writeln!(
-                        body,
-                        "<path d=\"M{} {} L{} {} M{} {} L{} {}\" stroke=\"{RED}\" stroke-width=\"2\"/>",
-                        cx - 5,
-                        ly - 5,
-                        cx + 5,
-                        ly + 5,
-                        cx - 5,
-                        ly + 5,
-                        cx + 5,
-                        ly - 5
-                    );
-                }
-                y += 34;
-            }
-            Step::Note { text, tone } => {
-                let lines = wrap(text, NOTE_LINE);
-                let (fill, stroke, ink) = note_colours(*tone);
-                let h = 10 + 15 * lines.len() as u32;
-                let _ = writeln!(
-                    body,
-                    "<rect x=\"40\" y=\"{}\" width=\"{}\" height=\"{h}\" rx=\"3\" fill=\"{fill}\" stroke=\"{stroke}\"/>",
-                    y + 4,
-                    SVG_WIDTH - 80
-                );
-                for (i, line) in lines.iter().enumerate() {
-                    let _ = writeln!(
-                        body,
-                        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"{ink}\">{}</text>",
-                        SVG_WIDTH / 2,
-                        y + 21 + 15 * i as u32,
-                        xml(line)
-                    );
-                }
-                y += h + 10;
-            }
-        }
+            } => svg_message(&mut body, y, *from, text, *tone, *encrypted),
+            Step::Note { text, tone } => svg_note(&mut body, y, text, *tone),
+        };
     }
     let bottom = y + 6;
     let height = bottom + 12;
@@ -979,37 +928,146 @@ pub fn svg(c: &ConnectionReport) -> String {
         "<rect x=\"0\" y=\"0\" width=\"{SVG_WIDTH}\" height=\"{height}\" fill=\"#ffffff\"/>"
     );
     for (p, x) in [(&seq.client, CLIENT_X), (&seq.server, SERVER_X)] {
-        let _ = writeln!(
-            o,
-            "<line x1=\"{x}\" y1=\"50\" x2=\"{x}\" y2=\"{bottom}\" stroke=\"#999999\" stroke-dasharray=\"3 3\"/>"
-        );
-        let _ = writeln!(
-            o,
-            "<rect x=\"{}\" y=\"8\" width=\"270\" height=\"42\" rx=\"4\" fill=\"#eef2f7\" stroke=\"#556677\"/>",
-            x - 135
-        );
-        let head = match &p.role {
-            Some(r) => format!("{} · {r}", p.name),
-            None => p.name.to_string(),
-        };
-        let address = match &p.target {
-            Some(t) => format!("{} → {t}", p.address),
-            None => p.address.clone(),
-        };
-        let _ = writeln!(
-            o,
-            "<text x=\"{x}\" y=\"25\" text-anchor=\"middle\" font-weight=\"bold\">{}</text>",
-            xml(&head)
-        );
-        let _ = writeln!(
-            o,
-            "<text x=\"{x}\" y=\"42\" text-anchor=\"middle\">{}</text>",
-            xml(&short(&address, 44))
-        );
+        svg_participant(&mut o, p, x, bottom);
     }
     o.push_str(&body);
     o.push_str("</svg>\n");
     o
+}
+
+/// One message row at `y`, its label above its arrow; returns the row's height. The label
+/// is haloed in white, so that it stays readable where it crosses a lifeline.
+fn svg_message(o: &mut String, y: u32, from: Side, text: &str, tone: Tone, encrypted: bool) -> u32 {
+    let (x1, x2) = match from {
+        Side::Client => (CLIENT_X, SERVER_X),
+        Side::Server => (SERVER_X, CLIENT_X),
+    };
+    let (colour, text_colour) = match (tone, encrypted) {
+        (Tone::Alert | Tone::Refusal, _) => (RED, RED),
+        (_, true) => ("#888888", GREY),
+        _ => ("#333333", "#222222"),
+    };
+    let style = if encrypted {
+        " font-style=\"italic\""
+    } else {
+        ""
+    };
+    let weight = if matches!(tone, Tone::Alert | Tone::Refusal) {
+        " font-weight=\"bold\""
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        o,
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"{text_colour}\" stroke=\"#ffffff\" stroke-width=\"4\" paint-order=\"stroke\"{style}{weight}>{}</text>",
+        SVG_WIDTH / 2,
+        y + 12,
+        xml(text)
+    );
+    svg_arrow(o, (x1, x2), y + 20, colour, encrypted, tone == Tone::Alert);
+    34
+}
+
+/// The arrow from `x1` to `x2` at height `ly`, drawn as a line and a head rather than
+/// with a marker, which would need an id (several diagrams can sit in one page).
+fn svg_arrow(
+    o: &mut String,
+    (x1, x2): (u32, u32),
+    ly: u32,
+    colour: &str,
+    encrypted: bool,
+    alert: bool,
+) {
+    let dash = if encrypted {
+        " stroke-dasharray=\"6 4\""
+    } else {
+        ""
+    };
+    // The line stops at the arrowhead's base.
+    let end = if x2 > x1 { x2 - 9 } else { x2 + 9 };
+    let _ = writeln!(
+        o,
+        "<line x1=\"{x1}\" y1=\"{ly}\" x2=\"{end}\" y2=\"{ly}\" stroke=\"{colour}\" stroke-width=\"1.5\"{dash}/>"
+    );
+    let back = if x2 > x1 { x2 - 10 } else { x2 + 10 };
+    let _ = writeln!(
+        o,
+        "<polygon points=\"{x2},{ly} {back},{} {back},{}\" fill=\"{colour}\"/>",
+        ly - 5,
+        ly + 5
+    );
+    if alert {
+        // A cross by the arrowhead marks the alert, as Mermaid's -x arrows do.
+        let cx = if x2 > x1 { x2 - 20 } else { x2 + 20 };
+        let _ = writeln!(
+            o,
+            "<path d=\"M{} {} L{} {} M{} {} L{} {}\" stroke=\"{RED}\" stroke-width=\"2\"/>",
+            cx - 5,
+            ly - 5,
+            cx + 5,
+            ly + 5,
+            cx - 5,
+            ly + 5,
+            cx + 5,
+            ly - 5
+        );
+    }
+}
+
+/// One note row at `y`, across both lifelines; returns the row's height. Its text is
+/// wrapped by hand, as SVG text does not wrap, so a long verdict grows the box downwards.
+fn svg_note(o: &mut String, y: u32, text: &str, tone: Tone) -> u32 {
+    let lines = wrap(text, NOTE_LINE);
+    let (fill, stroke, ink) = note_colours(tone);
+    let h = 10 + 15 * lines.len() as u32;
+    let _ = writeln!(
+        o,
+        "<rect x=\"40\" y=\"{}\" width=\"{}\" height=\"{h}\" rx=\"3\" fill=\"{fill}\" stroke=\"{stroke}\"/>",
+        y + 4,
+        SVG_WIDTH - 80
+    );
+    for (i, line) in lines.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"{ink}\">{}</text>",
+            SVG_WIDTH / 2,
+            y + 21 + 15 * i as u32,
+            xml(line)
+        );
+    }
+    h + 10
+}
+
+/// A participant's box over its lifeline, down to `bottom`: its name and role, and its
+/// address (a proxy's with the target), so that each arrow's ends are named.
+fn svg_participant(o: &mut String, p: &Participant, x: u32, bottom: u32) {
+    let _ = writeln!(
+        o,
+        "<line x1=\"{x}\" y1=\"50\" x2=\"{x}\" y2=\"{bottom}\" stroke=\"#999999\" stroke-dasharray=\"3 3\"/>"
+    );
+    let _ = writeln!(
+        o,
+        "<rect x=\"{}\" y=\"8\" width=\"270\" height=\"42\" rx=\"4\" fill=\"#eef2f7\" stroke=\"#556677\"/>",
+        x - 135
+    );
+    let head = match &p.role {
+        Some(r) => format!("{} · {r}", p.name),
+        None => p.name.to_string(),
+    };
+    let address = match &p.target {
+        Some(t) => format!("{} → {t}", p.address),
+        None => p.address.clone(),
+    };
+    let _ = writeln!(
+        o,
+        "<text x=\"{x}\" y=\"25\" text-anchor=\"middle\" font-weight=\"bold\">{}</text>",
+        xml(&head)
+    );
+    let _ = writeln!(
+        o,
+        "<text x=\"{x}\" y=\"42\" text-anchor=\"middle\">{}</text>",
+        xml(&short(&address, 44))
+    );
 }
 
 #[cfg(test)]
