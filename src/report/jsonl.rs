@@ -106,30 +106,84 @@ impl JsonlWriter {
     /// The lines for one connection, appended to `out`.
     pub fn render(&mut self, c: &ConnectionReport, out: &mut Vec<u8>) -> Result<(), OutputError> {
         if self.compact.is_some() {
-            for p in chain(&c.server_certificates)
-                .iter()
-                .chain(chain(&c.client_certificates))
-            {
-                self.certificate_record(p, out)?;
-            }
+            self.certificate_records(c, out)?;
         }
         // Every field, so that a field added to the model does not compile until it is
-        // written here too.
+        // written here too: by one of the parts below, whose patterns name the fields each
+        // writes (a field named there and not written is an unused variable).
         let ConnectionReport {
-            id,
-            input,
-            first_packet,
-            client,
-            server,
-            first_seen,
-            tls_version,
-            sni,
-            alpn,
-            alpn_selected,
-            cipher_suite,
-            cipher_suite_id,
-            offered_tls_versions,
-            offered_cipher_suites,
+            id: _,
+            input: _,
+            first_packet: _,
+            client: _,
+            server: _,
+            first_seen: _,
+            tls_version: _,
+            sni: _,
+            alpn: _,
+            alpn_selected: _,
+            cipher_suite: _,
+            cipher_suite_id: _,
+            offered_tls_versions: _,
+            offered_cipher_suites: _,
+            server_certificates: _,
+            client_certificates: _,
+            truncated_certificate_messages: _,
+            certificate_request: _,
+            alerts: _,
+            role: _,
+            server_role: _,
+            candidates_not_presented: _,
+            handshake: _,
+            visibility: _,
+            key_sources: _,
+            http_response: _,
+            resumed: _,
+            gaps: _,
+            tcp: _,
+            hello_retry_request: _,
+            tunnel: _,
+            proxy: _,
+            encrypted_records: _,
+            inference: _,
+            outcome_reason: _,
+            findings: _,
+            verdict: _,
+            notes: _,
+        } = c;
+        hello_fields(out, c)?;
+        self.certificate_fields(out, c)?;
+        session_fields(out, c)?;
+        diagnosis_fields(out, c)
+    }
+
+    /// Compact form: the records of the certificates not written yet, before the
+    /// connection, so that a reader meets each certificate before a connection names it.
+    #[inline]
+    fn certificate_records(
+        &mut self,
+        c: &ConnectionReport,
+        out: &mut Vec<u8>,
+    ) -> Result<(), OutputError> {
+        for p in chain(&c.server_certificates)
+            .iter()
+            .chain(chain(&c.client_certificates))
+        {
+            self.certificate_record(p, out)?;
+        }
+        Ok(())
+    }
+
+    /// `"server_certificates"` to `"candidates_not_presented"`: the certificates, where the
+    /// cost is on handshake-dense traffic (through the cache, or by SHA-256 in the compact
+    /// form), and what they were rejected with or matched to.
+    #[inline]
+    fn certificate_fields(
+        &mut self,
+        out: &mut Vec<u8>,
+        c: &ConnectionReport,
+    ) -> Result<(), OutputError> {
+        let ConnectionReport {
             server_certificates,
             client_certificates,
             truncated_certificate_messages,
@@ -138,51 +192,8 @@ impl JsonlWriter {
             role,
             server_role,
             candidates_not_presented,
-            handshake,
-            visibility,
-            key_sources,
-            http_response,
-            resumed,
-            gaps,
-            tcp,
-            hello_retry_request,
-            tunnel,
-            proxy,
-            encrypted_records,
-            inference,
-            outcome_reason,
-            findings,
-            verdict,
-            notes,
+            ..
         } = c;
-        out.extend_from_slice(b"{\"record\":\"connection\",\"id\":");
-        num(out, *id as u64);
-        key(out, "input");
-        text(out, input)?;
-        key(out, "first_packet");
-        num(out, *first_packet);
-        key(out, "client");
-        text(out, client)?;
-        key(out, "server");
-        text(out, server)?;
-        key(out, "first_seen");
-        plain(out, first_seen);
-        key(out, "tls_version");
-        opt_plain(out, *tls_version);
-        key(out, "sni");
-        opt(out, sni.as_ref(), |o, v| text(o, v))?;
-        key(out, "alpn");
-        opt(out, alpn.as_ref(), |o, v| texts(o, v))?;
-        key(out, "alpn_selected");
-        opt(out, alpn_selected.as_ref(), |o, v| text(o, v))?;
-        key(out, "cipher_suite");
-        opt_plain(out, cipher_suite.as_deref());
-        key(out, "cipher_suite_id");
-        opt_plain_num(out, cipher_suite_id.map(u64::from));
-        key(out, "offered_tls_versions");
-        plains(out, offered_tls_versions.iter().copied());
-        key(out, "offered_cipher_suites");
-        plains(out, offered_cipher_suites.iter().map(|n| &**n));
         self.chain_field(out, "server", server_certificates)?;
         self.chain_field(out, "client", client_certificates)?;
         key(out, "truncated_certificate_messages");
@@ -197,46 +208,6 @@ impl JsonlWriter {
         opt(out, server_role.as_ref(), serde)?;
         key(out, "candidates_not_presented");
         list(out, candidates_not_presented)?;
-        key(out, "handshake");
-        plain(out, handshake_name(*handshake));
-        key(out, "visibility");
-        plain(out, visibility_name(*visibility));
-        key(out, "key_sources");
-        list(out, key_sources)?;
-        key(out, "http_response");
-        opt(out, http_response.as_ref(), serde)?;
-        key(out, "resumed");
-        out.extend_from_slice(if *resumed { b"true" } else { b"false" });
-        key(out, "gaps");
-        list(out, gaps)?;
-        key(out, "tcp");
-        tcp_json(out, tcp);
-        key(out, "hello_retry_request");
-        opt(out, hello_retry_request.as_ref(), serde)?;
-        key(out, "tunnel");
-        opt(out, tunnel.as_ref(), serde)?;
-        key(out, "proxy");
-        opt(out, proxy.as_ref(), serde)?;
-        key(out, "encrypted_records");
-        opt(out, encrypted_records.as_ref(), serde)?;
-        key(out, "inference");
-        opt(out, inference.as_ref(), serde)?;
-        key(out, "outcome_reason");
-        text(out, outcome_reason)?;
-        key(out, "findings");
-        out.push(b'[');
-        for (i, f) in findings.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            finding(out, f)?;
-        }
-        out.push(b']');
-        key(out, "verdict");
-        text(out, verdict)?;
-        key(out, "notes");
-        texts(out, notes)?;
-        out.extend_from_slice(b"}\n");
         Ok(())
     }
 
@@ -337,6 +308,136 @@ impl JsonlWriter {
         out.extend_from_slice(b"}\n");
         Ok(())
     }
+}
+
+/// The record's opening, `"id"` to `"offered_cipher_suites"`: the endpoints and what the
+/// hellos said, on every connection, mostly text that needs no escaping and so is copied
+/// as it is.
+#[inline]
+fn hello_fields(out: &mut Vec<u8>, c: &ConnectionReport) -> Result<(), OutputError> {
+    let ConnectionReport {
+        id,
+        input,
+        first_packet,
+        client,
+        server,
+        first_seen,
+        tls_version,
+        sni,
+        alpn,
+        alpn_selected,
+        cipher_suite,
+        cipher_suite_id,
+        offered_tls_versions,
+        offered_cipher_suites,
+        ..
+    } = c;
+    out.extend_from_slice(b"{\"record\":\"connection\",\"id\":");
+    num(out, *id as u64);
+    key(out, "input");
+    text(out, input)?;
+    key(out, "first_packet");
+    num(out, *first_packet);
+    key(out, "client");
+    text(out, client)?;
+    key(out, "server");
+    text(out, server)?;
+    key(out, "first_seen");
+    plain(out, first_seen);
+    key(out, "tls_version");
+    opt_plain(out, *tls_version);
+    key(out, "sni");
+    opt(out, sni.as_ref(), |o, v| text(o, v))?;
+    key(out, "alpn");
+    opt(out, alpn.as_ref(), |o, v| texts(o, v))?;
+    key(out, "alpn_selected");
+    opt(out, alpn_selected.as_ref(), |o, v| text(o, v))?;
+    key(out, "cipher_suite");
+    opt_plain(out, cipher_suite.as_deref());
+    key(out, "cipher_suite_id");
+    opt_plain_num(out, cipher_suite_id.map(u64::from));
+    key(out, "offered_tls_versions");
+    plains(out, offered_tls_versions.iter().copied());
+    key(out, "offered_cipher_suites");
+    plains(out, offered_cipher_suites.iter().map(|n| &**n));
+    Ok(())
+}
+
+/// `"handshake"` to `"inference"`: how the handshake ended and what the capture showed of
+/// the session around it; most are absent or empty on a healthy connection, and then go
+/// out as `null` or `[]` without serde.
+#[inline]
+fn session_fields(out: &mut Vec<u8>, c: &ConnectionReport) -> Result<(), OutputError> {
+    let ConnectionReport {
+        handshake,
+        visibility,
+        key_sources,
+        http_response,
+        resumed,
+        gaps,
+        tcp,
+        hello_retry_request,
+        tunnel,
+        proxy,
+        encrypted_records,
+        inference,
+        ..
+    } = c;
+    key(out, "handshake");
+    plain(out, handshake_name(*handshake));
+    key(out, "visibility");
+    plain(out, visibility_name(*visibility));
+    key(out, "key_sources");
+    list(out, key_sources)?;
+    key(out, "http_response");
+    opt(out, http_response.as_ref(), serde)?;
+    key(out, "resumed");
+    out.extend_from_slice(if *resumed { b"true" } else { b"false" });
+    key(out, "gaps");
+    list(out, gaps)?;
+    key(out, "tcp");
+    tcp_json(out, tcp);
+    key(out, "hello_retry_request");
+    opt(out, hello_retry_request.as_ref(), serde)?;
+    key(out, "tunnel");
+    opt(out, tunnel.as_ref(), serde)?;
+    key(out, "proxy");
+    opt(out, proxy.as_ref(), serde)?;
+    key(out, "encrypted_records");
+    opt(out, encrypted_records.as_ref(), serde)?;
+    key(out, "inference");
+    opt(out, inference.as_ref(), serde)?;
+    Ok(())
+}
+
+/// The record's close, `"outcome_reason"` to `"notes"`: the diagnosis, free text (the
+/// messages quote certificate names) checked before it is copied, and the findings by hand.
+#[inline]
+fn diagnosis_fields(out: &mut Vec<u8>, c: &ConnectionReport) -> Result<(), OutputError> {
+    let ConnectionReport {
+        outcome_reason,
+        findings,
+        verdict,
+        notes,
+        ..
+    } = c;
+    key(out, "outcome_reason");
+    text(out, outcome_reason)?;
+    key(out, "findings");
+    out.push(b'[');
+    for (i, f) in findings.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        finding(out, f)?;
+    }
+    out.push(b']');
+    key(out, "verdict");
+    text(out, verdict)?;
+    key(out, "notes");
+    texts(out, notes)?;
+    out.extend_from_slice(b"}\n");
+    Ok(())
 }
 
 fn chain(v: &Option<Vec<PresentedCert>>) -> &[PresentedCert] {
