@@ -156,13 +156,15 @@ enum Kind {
     Dns,
 }
 
+/// A frame waiting to be sent: (from_client, flags, seq, ack, payload).
+type Queued = (bool, TcpFlags, u32, u32, Vec<u8>);
+
 struct Flow {
     client: Ipv4Addr,
     server: Ipv4Addr,
     cport: u16,
     sport: u16,
-    /// Pending frames: (from_client, flags, seq, ack, payload).
-    queue: std::collections::VecDeque<(bool, TcpFlags, u32, u32, Vec<u8>)>,
+    queue: std::collections::VecDeque<Queued>,
     udp: bool,
 }
 
@@ -180,7 +182,7 @@ fn bulk(
     bytes: usize,
     cseq: &mut u32,
     sseq: &mut u32,
-    q: &mut std::collections::VecDeque<(bool, TcpFlags, u32, u32, Vec<u8>)>,
+    q: &mut std::collections::VecDeque<Queued>,
 ) {
     let ack = TcpFlags {
         ack: true,
@@ -209,7 +211,18 @@ fn bulk(
     }
 }
 
-fn main() {
+/// The command line.
+struct Args {
+    out_path: String,
+    /// Size of the capture to write, in bytes.
+    target: u64,
+    rng: Rng,
+    dense: bool,
+}
+
+/// The command line, or the usage and exit status 2. `cargo bench` passes `--bench`, which
+/// is not ours; `--dense` may be anywhere.
+fn args() -> Args {
     let dense = std::env::args().any(|a| a == "--dense");
     let args: Vec<String> = std::env::args()
         .filter(|a| a != "--bench" && a != "--dense")
@@ -218,232 +231,300 @@ fn main() {
         eprintln!("usage: cargo bench --bench generate -- OUT.pcap SIZE_MIB [SEED] [--dense]");
         std::process::exit(2);
     }
-    let out_path = &args[1];
     let target: u64 = args[2].parse::<u64>().expect("size in MiB") << 20;
-    let mut rng = Rng(args
+    let rng = Rng(args
         .get(3)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x5eed_c0de)
         | 1);
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/captures");
-    let mut tls12 = templates(dir, "kubelet-rotated-tls12.pcap");
-    tls12.extend(templates(dir, "nanosecond.pcap"));
-    let tls13 = templates(dir, "tls13-go.pcap");
-    // The handshake-dense profile's templates: mutual TLS 1.2, leaf + CA from both sides.
-    let mut mutual = templates(dir, "kubelet-rotated-tls12.pcap");
-    mutual.extend(templates(dir, "big-endian.pcap"));
-    mutual.retain(|t| !t.tls13 && t.server_chain.len() == 2 && t.client_chain.len() == 2);
-    assert!(
-        mutual.iter().any(|t| t.server_port == 6443)
-            && mutual.iter().any(|t| t.server_port == 10250),
-        "mutual TLS templates on 6443 and 10250"
-    );
-    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(out_path).unwrap());
-    let header = PcapHeader {
-        magic_number: 0xa1b2_c3d4,
-        version_major: 2,
-        version_minor: 4,
-        thiszone: 0,
-        sigfigs: 0,
-        snaplen: 262_144,
-        network: Linktype::ETHERNET,
-    };
-    out.write_all(&header.to_vec_raw().unwrap()).unwrap();
-    let mut written = 24u64;
-    let mut packets = 0u64;
-    // 2026-11-28 10:00 UTC, the templates' own capture day: their certificates are valid
-    // then, as most are in an incident capture, so the report carries the findings a
-    // healthy connection has, not a validity finding on every certificate.
-    let (mut ts_sec, mut ts_usec) = (1_795_860_000u32, 0u32);
-    let mut active: Vec<Flow> = Vec::new();
-    let mut truth_handshakes = 0u64;
-    let mut truth_by_server: BTreeMap<String, u64> = BTreeMap::new();
-    let mut truth_by_client: BTreeMap<String, u64> = BTreeMap::new();
-    let mut truth_server_chain: BTreeMap<String, u64> = BTreeMap::new();
-    let mut truth_client_chain: BTreeMap<String, u64> = BTreeMap::new();
-    let mut truth_by_port: BTreeMap<u16, u64> = BTreeMap::new();
-    let mut truth_tls13 = 0u64;
-    let (mut midstream, mut noise) = (0u64, 0u64);
-    let mut next_port = 20_000u16;
-    let mut flows_started = 0u64;
-    while written < target || !active.is_empty() {
-        while active.len() < 48 && written < target {
-            flows_started += 1;
-            let pick =
-                |rng: &mut Rng, v: &[Template]| v[rng.below(v.len() as u64) as usize].clone();
-            let kind = if dense {
-                match rng.below(100) {
-                    0..=86 => Kind::Handshake(pick(&mut rng, &mutual), 0),
-                    87..=96 => Kind::Handshake(pick(&mut rng, &mutual), 443),
-                    97 => Kind::Http,
-                    _ => Kind::Dns,
-                }
-            } else {
-                match rng.below(100) {
-                    0..=54 => Kind::Handshake(pick(&mut rng, &tls12), 0),
-                    55..=64 => Kind::Handshake(pick(&mut rng, &tls13), 0),
-                    65..=76 => Kind::Midstream([6443, 10250, 2379][rng.below(3) as usize]),
-                    77..=86 => Kind::Handshake(pick(&mut rng, &tls12), 443),
-                    87..=93 => Kind::Http,
-                    _ => Kind::Dns,
-                }
-            };
-            next_port = if next_port >= 60_000 {
-                20_000
-            } else {
-                next_port + 1
-            };
-            let client = Ipv4Addr::new(
-                198,
-                18,
-                (rng.below(250) + 1) as u8,
-                (rng.below(250) + 1) as u8,
-            );
-            let server = Ipv4Addr::new(198, 19, 0, (rng.below(8) + 1) as u8);
-            let (cisn, sisn) = (rng.next() as u32, rng.next() as u32);
-            let mut f = Flow {
-                client,
-                server,
-                cport: next_port,
-                sport: 0,
-                queue: Default::default(),
-                udp: false,
-            };
-            let bulk_bytes = if dense {
-                (rng.below(3) as usize + 1) * 16 * 1024
-            } else {
-                (rng.below(10) as usize + 1) * 16 * 1024
-            };
-            let retransmit_pct = if dense { 2 } else { 1 };
-            match kind {
-                Kind::Handshake(t, port_override) => {
-                    f.sport = if port_override != 0 {
-                        port_override
-                    } else {
-                        t.server_port
-                    };
-                    if port_override == 0 {
-                        truth_handshakes += 1;
-                        if t.tls13 {
-                            truth_tls13 += 1;
-                        }
-                        if let Some(sha) = &t.server_sha {
-                            *truth_by_server.entry(sha.clone()).or_default() += 1;
-                        }
-                        if let Some(sha) = &t.client_sha {
-                            *truth_by_client.entry(sha.clone()).or_default() += 1;
-                        }
-                        for sha in &t.server_chain {
-                            *truth_server_chain.entry(sha.clone()).or_default() += 1;
-                        }
-                        for sha in &t.client_chain {
-                            *truth_client_chain.entry(sha.clone()).or_default() += 1;
-                        }
-                        *truth_by_port.entry(t.server_port).or_default() += 1;
-                    } else {
-                        noise += 1;
-                    }
-                    let (mut cseq, mut sseq) = (cisn, sisn);
-                    let last_data = t
-                        .frames
-                        .iter()
-                        .rposition(|fr| !fr.payload.is_empty() && !fr.flags.fin)
-                        .unwrap_or(0);
-                    for (i, fr) in t.frames.iter().enumerate() {
-                        let (seq, ack) = if fr.from_client {
-                            (cisn.wrapping_add(fr.rel_seq), sisn.wrapping_add(fr.rel_ack))
-                        } else {
-                            (sisn.wrapping_add(fr.rel_seq), cisn.wrapping_add(fr.rel_ack))
-                        };
-                        if i > last_data {
-                            break; // the template's own close; bulk data comes first
-                        }
-                        f.queue
-                            .push_back((fr.from_client, fr.flags, seq, ack, fr.payload.clone()));
-                        let end =
-                            seq.wrapping_add(fr.payload.len() as u32 + u32::from(fr.flags.syn));
-                        if fr.from_client {
-                            cseq = end;
-                        } else {
-                            sseq = end;
-                        }
-                        if rng.chance(retransmit_pct) {
-                            f.queue.push_back((
-                                fr.from_client,
-                                fr.flags,
-                                seq,
-                                ack,
-                                fr.payload.clone(),
-                            ));
-                        }
-                    }
-                    bulk(&mut rng, bulk_bytes, &mut cseq, &mut sseq, &mut f.queue);
-                    let fin = TcpFlags {
-                        fin: true,
-                        ack: true,
-                        ..Default::default()
-                    };
-                    f.queue.push_back((true, fin, cseq, sseq, Vec::new()));
-                }
-                Kind::Midstream(port) => {
-                    midstream += 1;
-                    f.sport = port;
-                    let (mut cseq, mut sseq) = (cisn, sisn);
-                    bulk(&mut rng, bulk_bytes, &mut cseq, &mut sseq, &mut f.queue);
-                    // Join mid-record: drop the first few segments.
-                    for _ in 0..3 {
-                        f.queue.pop_front();
-                    }
-                }
-                Kind::Http => {
-                    noise += 1;
-                    f.sport = 80;
-                    let ack = TcpFlags {
-                        ack: true,
-                        ..Default::default()
-                    };
-                    f.queue.push_back((
-                        true,
-                        ack,
-                        cisn,
-                        sisn,
-                        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
-                    ));
-                    f.queue
-                        .push_back((false, ack, sisn, cisn.wrapping_add(35), vec![b'x'; 1200]));
-                }
-                Kind::Dns => {
-                    noise += 1;
-                    f.udp = true;
-                    f.sport = 53;
-                    f.queue.push_back((
-                        true,
-                        TcpFlags::default(),
-                        0,
-                        0,
-                        (0..40).map(|_| rng.next() as u8).collect(),
-                    ));
-                    f.queue.push_back((
-                        false,
-                        TcpFlags::default(),
-                        0,
-                        0,
-                        (0..120).map(|_| rng.next() as u8).collect(),
-                    ));
-                }
-            }
-            active.push(f);
+    Args {
+        out_path: args[1].clone(),
+        target,
+        rng,
+        dense,
+    }
+}
+
+/// The templates of both profiles.
+struct Templates {
+    tls12: Vec<Template>,
+    tls13: Vec<Template>,
+    /// The handshake-dense profile's templates: mutual TLS 1.2, leaf + CA from both sides.
+    mutual: Vec<Template>,
+}
+
+impl Templates {
+    /// From the committed sample captures; a missing mutual template on 6443 or 10250
+    /// fails here rather than as a dense capture short of a port.
+    fn load() -> Templates {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/captures");
+        let mut tls12 = templates(dir, "kubelet-rotated-tls12.pcap");
+        tls12.extend(templates(dir, "nanosecond.pcap"));
+        let tls13 = templates(dir, "tls13-go.pcap");
+        let mut mutual = templates(dir, "kubelet-rotated-tls12.pcap");
+        mutual.extend(templates(dir, "big-endian.pcap"));
+        mutual.retain(|t| !t.tls13 && t.server_chain.len() == 2 && t.client_chain.len() == 2);
+        assert!(
+            mutual.iter().any(|t| t.server_port == 6443)
+                && mutual.iter().any(|t| t.server_port == 10250),
+            "mutual TLS templates on 6443 and 10250"
+        );
+        Templates {
+            tls12,
+            tls13,
+            mutual,
         }
-        let i = rng.below(active.len() as u64) as usize;
-        let Some((from_client, flags, seq, ack, payload)) = active[i].queue.pop_front() else {
-            active.swap_remove(i);
-            continue;
-        };
-        let f = &active[i];
-        let (src, dst, sp, dp) = if from_client {
-            (f.client, f.server, f.cport, f.sport)
+    }
+
+    /// The next flow's kind, in the profile's proportions (a handshake moved to 443 is
+    /// noise: TLS with certificates, off the target ports).
+    fn pick(&self, rng: &mut Rng, dense: bool) -> Kind {
+        let pick = |rng: &mut Rng, v: &[Template]| v[rng.below(v.len() as u64) as usize].clone();
+        if dense {
+            match rng.below(100) {
+                0..=86 => Kind::Handshake(pick(rng, &self.mutual), 0),
+                87..=96 => Kind::Handshake(pick(rng, &self.mutual), 443),
+                97 => Kind::Http,
+                _ => Kind::Dns,
+            }
         } else {
-            (f.server, f.client, f.sport, f.cport)
+            match rng.below(100) {
+                0..=54 => Kind::Handshake(pick(rng, &self.tls12), 0),
+                55..=64 => Kind::Handshake(pick(rng, &self.tls13), 0),
+                65..=76 => Kind::Midstream([6443, 10250, 2379][rng.below(3) as usize]),
+                77..=86 => Kind::Handshake(pick(rng, &self.tls12), 443),
+                87..=93 => Kind::Http,
+                _ => Kind::Dns,
+            }
+        }
+    }
+}
+
+/// What was generated, counted as it is: the ground truth an analysis of the capture is
+/// checked against.
+#[derive(Default)]
+struct Truth {
+    flows: u64,
+    handshakes: u64,
+    by_server: BTreeMap<String, u64>,
+    by_client: BTreeMap<String, u64>,
+    server_chain: BTreeMap<String, u64>,
+    client_chain: BTreeMap<String, u64>,
+    by_port: BTreeMap<u16, u64>,
+    tls13: u64,
+    midstream: u64,
+    noise: u64,
+}
+
+impl Truth {
+    /// A handshake on its template's own (target) port: the analysis must report it and
+    /// every certificate of its chains.
+    fn handshake(&mut self, t: &Template) {
+        self.handshakes += 1;
+        if t.tls13 {
+            self.tls13 += 1;
+        }
+        if let Some(sha) = &t.server_sha {
+            *self.by_server.entry(sha.clone()).or_default() += 1;
+        }
+        if let Some(sha) = &t.client_sha {
+            *self.by_client.entry(sha.clone()).or_default() += 1;
+        }
+        for sha in &t.server_chain {
+            *self.server_chain.entry(sha.clone()).or_default() += 1;
+        }
+        for sha in &t.client_chain {
+            *self.client_chain.entry(sha.clone()).or_default() += 1;
+        }
+        *self.by_port.entry(t.server_port).or_default() += 1;
+    }
+
+    /// OUT.pcap.truth.json, beside the capture: it says what the file holds, so that a
+    /// benchmark run can check the report as well as time it.
+    fn write(&self, out_path: &str, written: u64, packets: u64, dense: bool) {
+        let truth = serde_json::json!({
+            "file": out_path,
+            "bytes": written,
+            "packets": packets,
+            "flows": self.flows,
+            "handshakes_on_target_ports": self.handshakes,
+            "tls13_handshakes": self.tls13,
+            "midstream_flows": self.midstream,
+            "noise_flows": self.noise,
+            "server_leaf_sha256_counts": self.by_server,
+            "client_leaf_sha256_counts": self.by_client,
+            "server_chain_sha256_counts": self.server_chain,
+            "client_chain_sha256_counts": self.client_chain,
+            "handshakes_by_port": self.by_port,
+            "profile": if dense { "handshake-dense" } else { "bulk" },
+            "templates": if dense {
+                "kubelet-rotated-tls12.pcap, big-endian.pcap (mutual TLS 1.2, leaf + CA both sides); certificates' sha256 from their expected/*.json (tshark)"
+            } else {
+                "kubelet-rotated-tls12.pcap, nanosecond.pcap (TLS 1.2), tls13-go.pcap (TLS 1.3); certificates' sha256 from their expected/*.json (tshark)"
+            },
+        });
+        std::fs::write(
+            format!("{out_path}.truth.json"),
+            serde_json::to_string_pretty(&truth).unwrap(),
+        )
+        .unwrap();
+    }
+}
+
+/// A new flow of `kind` from client port `cport`, its whole exchange queued up front: the
+/// main loop sends each packet from a flow picked at random, which interleaves them.
+fn new_flow(rng: &mut Rng, kind: Kind, cport: u16, dense: bool, truth: &mut Truth) -> Flow {
+    let client = Ipv4Addr::new(
+        198,
+        18,
+        (rng.below(250) + 1) as u8,
+        (rng.below(250) + 1) as u8,
+    );
+    let server = Ipv4Addr::new(198, 19, 0, (rng.below(8) + 1) as u8);
+    let (cisn, sisn) = (rng.next() as u32, rng.next() as u32);
+    let mut f = Flow {
+        client,
+        server,
+        cport,
+        sport: 0,
+        queue: Default::default(),
+        udp: false,
+    };
+    let bulk_bytes = if dense {
+        (rng.below(3) as usize + 1) * 16 * 1024
+    } else {
+        (rng.below(10) as usize + 1) * 16 * 1024
+    };
+    let retransmit_pct = if dense { 2 } else { 1 };
+    match kind {
+        Kind::Handshake(t, port_override) => {
+            f.sport = if port_override != 0 {
+                port_override
+            } else {
+                t.server_port
+            };
+            if port_override == 0 {
+                truth.handshake(&t);
+            } else {
+                truth.noise += 1;
+            }
+            f.replay(rng, &t, (cisn, sisn), bulk_bytes, retransmit_pct);
+        }
+        Kind::Midstream(port) => {
+            truth.midstream += 1;
+            f.sport = port;
+            let (mut cseq, mut sseq) = (cisn, sisn);
+            bulk(rng, bulk_bytes, &mut cseq, &mut sseq, &mut f.queue);
+            // Join mid-record: drop the first few segments.
+            for _ in 0..3 {
+                f.queue.pop_front();
+            }
+        }
+        Kind::Http => {
+            truth.noise += 1;
+            f.http(cisn, sisn);
+        }
+        Kind::Dns => {
+            truth.noise += 1;
+            f.dns(rng);
+        }
+    }
+    f
+}
+
+impl Flow {
+    /// The template's handshake on this flow's ISNs, its TLS bytes unchanged (real
+    /// handshakes, not invented ones), some frames sent twice as a retransmission, then
+    /// bulk data and the client's FIN in place of the template's own close.
+    fn replay(
+        &mut self,
+        rng: &mut Rng,
+        t: &Template,
+        (cisn, sisn): (u32, u32),
+        bulk_bytes: usize,
+        retransmit_pct: u64,
+    ) {
+        let (mut cseq, mut sseq) = (cisn, sisn);
+        let last_data = t
+            .frames
+            .iter()
+            .rposition(|fr| !fr.payload.is_empty() && !fr.flags.fin)
+            .unwrap_or(0);
+        for (i, fr) in t.frames.iter().enumerate() {
+            let (seq, ack) = if fr.from_client {
+                (cisn.wrapping_add(fr.rel_seq), sisn.wrapping_add(fr.rel_ack))
+            } else {
+                (sisn.wrapping_add(fr.rel_seq), cisn.wrapping_add(fr.rel_ack))
+            };
+            if i > last_data {
+                break; // the template's own close; bulk data comes first
+            }
+            self.queue
+                .push_back((fr.from_client, fr.flags, seq, ack, fr.payload.clone()));
+            let end = seq.wrapping_add(fr.payload.len() as u32 + u32::from(fr.flags.syn));
+            if fr.from_client {
+                cseq = end;
+            } else {
+                sseq = end;
+            }
+            if rng.chance(retransmit_pct) {
+                self.queue
+                    .push_back((fr.from_client, fr.flags, seq, ack, fr.payload.clone()));
+            }
+        }
+        bulk(rng, bulk_bytes, &mut cseq, &mut sseq, &mut self.queue);
+        let fin = TcpFlags {
+            fin: true,
+            ack: true,
+            ..Default::default()
+        };
+        self.queue.push_back((true, fin, cseq, sseq, Vec::new()));
+    }
+
+    /// Noise on a port of no interest: a plaintext HTTP request and response on 80.
+    fn http(&mut self, cisn: u32, sisn: u32) {
+        self.sport = 80;
+        let ack = TcpFlags {
+            ack: true,
+            ..Default::default()
+        };
+        self.queue.push_back((
+            true,
+            ack,
+            cisn,
+            sisn,
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        ));
+        self.queue
+            .push_back((false, ack, sisn, cisn.wrapping_add(35), vec![b'x'; 1200]));
+    }
+
+    /// Noise that is not TCP at all: a DNS-sized query and answer over UDP on 53.
+    fn dns(&mut self, rng: &mut Rng) {
+        self.udp = true;
+        self.sport = 53;
+        self.queue.push_back((
+            true,
+            TcpFlags::default(),
+            0,
+            0,
+            (0..40).map(|_| rng.next() as u8).collect(),
+        ));
+        self.queue.push_back((
+            false,
+            TcpFlags::default(),
+            0,
+            0,
+            (0..120).map(|_| rng.next() as u8).collect(),
+        ));
+    }
+
+    /// One queued frame as an Ethernet frame on the wire, in the direction it goes.
+    fn frame(&self, (from_client, flags, seq, ack, payload): Queued) -> Vec<u8> {
+        let (src, dst, sp, dp) = if from_client {
+            (self.client, self.server, self.cport, self.sport)
+        } else {
+            (self.server, self.client, self.sport, self.cport)
         };
         let eth = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]).ipv4(
             src.octets(),
@@ -451,7 +532,7 @@ fn main() {
             64,
         );
         let mut frame = Vec::with_capacity(payload.len() + 66);
-        if f.udp {
+        if self.udp {
             eth.udp(sp, dp).write(&mut frame, &payload).unwrap();
         } else {
             let mut b = eth.tcp(sp, dp, seq, 65_000);
@@ -469,49 +550,107 @@ fn main() {
             }
             b.write(&mut frame, &payload).unwrap();
         }
-        ts_usec += 5 + rng.below(60) as u32;
-        if ts_usec >= 1_000_000 {
-            ts_usec -= 1_000_000;
-            ts_sec += 1;
-        }
-        let block = LegacyPcapBlock {
+        frame
+    }
+}
+
+/// The capture being written, with its clock.
+struct Capture {
+    out: BufWriter<std::fs::File>,
+    /// Bytes written so far, the file header included: the size the capture is grown to.
+    written: u64,
+    packets: u64,
+    ts_sec: u32,
+    ts_usec: u32,
+}
+
+impl Capture {
+    /// Classic pcap of Ethernet frames with microsecond timestamps, as tcpdump writes by
+    /// default: the usual input.
+    fn create(path: &str) -> Capture {
+        let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
+        let header = PcapHeader {
+            magic_number: 0xa1b2_c3d4,
+            version_major: 2,
+            version_minor: 4,
+            thiszone: 0,
+            sigfigs: 0,
+            snaplen: 262_144,
+            network: Linktype::ETHERNET,
+        };
+        out.write_all(&header.to_vec_raw().unwrap()).unwrap();
+        // 2026-11-28 10:00 UTC, the templates' own capture day: their certificates are
+        // valid then, as most are in an incident capture, so the report carries the
+        // findings a healthy connection has, not a validity finding on every certificate.
+        let (ts_sec, ts_usec) = (1_795_860_000u32, 0u32);
+        Capture {
+            out,
+            written: 24,
+            packets: 0,
             ts_sec,
             ts_usec,
+        }
+    }
+
+    /// One frame, a few microseconds after the previous one (a busy link).
+    fn packet(&mut self, rng: &mut Rng, frame: &[u8]) {
+        self.ts_usec += 5 + rng.below(60) as u32;
+        if self.ts_usec >= 1_000_000 {
+            self.ts_usec -= 1_000_000;
+            self.ts_sec += 1;
+        }
+        let block = LegacyPcapBlock {
+            ts_sec: self.ts_sec,
+            ts_usec: self.ts_usec,
             caplen: frame.len() as u32,
             origlen: frame.len() as u32,
-            data: &frame,
+            data: frame,
         };
         let bytes = block.to_vec_raw().unwrap();
-        out.write_all(&bytes).unwrap();
-        written += bytes.len() as u64;
-        packets += 1;
+        self.out.write_all(&bytes).unwrap();
+        self.written += bytes.len() as u64;
+        self.packets += 1;
     }
-    out.flush().unwrap();
-    let truth = serde_json::json!({
-        "file": out_path,
-        "bytes": written,
-        "packets": packets,
-        "flows": flows_started,
-        "handshakes_on_target_ports": truth_handshakes,
-        "tls13_handshakes": truth_tls13,
-        "midstream_flows": midstream,
-        "noise_flows": noise,
-        "server_leaf_sha256_counts": truth_by_server,
-        "client_leaf_sha256_counts": truth_by_client,
-        "server_chain_sha256_counts": truth_server_chain,
-        "client_chain_sha256_counts": truth_client_chain,
-        "handshakes_by_port": truth_by_port,
-        "profile": if dense { "handshake-dense" } else { "bulk" },
-        "templates": if dense {
-            "kubelet-rotated-tls12.pcap, big-endian.pcap (mutual TLS 1.2, leaf + CA both sides); certificates' sha256 from their expected/*.json (tshark)"
-        } else {
-            "kubelet-rotated-tls12.pcap, nanosecond.pcap (TLS 1.2), tls13-go.pcap (TLS 1.3); certificates' sha256 from their expected/*.json (tshark)"
-        },
-    });
-    std::fs::write(
-        format!("{out_path}.truth.json"),
-        serde_json::to_string_pretty(&truth).unwrap(),
-    )
-    .unwrap();
-    eprintln!("{out_path}: {written} bytes, {packets} packets, {truth_handshakes} handshakes on target ports");
+}
+
+fn main() {
+    let Args {
+        out_path,
+        target,
+        mut rng,
+        dense,
+    } = args();
+    let templates = Templates::load();
+    let mut capture = Capture::create(&out_path);
+    let mut active: Vec<Flow> = Vec::new();
+    let mut truth = Truth::default();
+    let mut next_port = 20_000u16;
+    while capture.written < target || !active.is_empty() {
+        while active.len() < 48 && capture.written < target {
+            truth.flows += 1;
+            let kind = templates.pick(&mut rng, dense);
+            next_port = if next_port >= 60_000 {
+                20_000
+            } else {
+                next_port + 1
+            };
+            active.push(new_flow(&mut rng, kind, next_port, dense, &mut truth));
+        }
+        let i = rng.below(active.len() as u64) as usize;
+        let Some(queued) = active[i].queue.pop_front() else {
+            active.swap_remove(i);
+            continue;
+        };
+        let frame = active[i].frame(queued);
+        capture.packet(&mut rng, &frame);
+    }
+    capture.out.flush().unwrap();
+    let Capture {
+        written, packets, ..
+    } = capture;
+    truth.write(&out_path, written, packets, dense);
+    eprintln!(
+        "{out_path}: {written} bytes, {packets} packets, {} handshakes on target ports",
+        truth.handshakes
+    );
 }
