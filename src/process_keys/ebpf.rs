@@ -206,7 +206,7 @@ fn load_program(insns: &[[u8; 8]]) -> Result<OwnedFd, KernelError> {
         };
         bpf(BPF_PROG_LOAD, &mut attr)
     };
-    attempt(&mut []).or_else(|err| {
+    attempt(&mut []).map_err(|err| {
         // Load again with the verifier's log, to say why.
         let mut log = vec![0u8; 64 * 1024];
         let _ = attempt(&mut log);
@@ -221,7 +221,7 @@ fn load_program(insns: &[[u8; 8]]) -> Result<OwnedFd, KernelError> {
                 last.into_iter().rev().collect::<Vec<_>>().join(" | ")
             )
         };
-        Err(KernelError::Load { err, log })
+        KernelError::Load { err, log }
     })
 }
 

@@ -285,7 +285,7 @@ impl Spool {
         &mut self,
         part: Part,
         separator: &[u8],
-        header: Option<&dyn Fn(&GroupReport, &mut dyn Write) -> Result<(), OutputError>>,
+        header: Option<&GroupHeader<'_>>,
         out: &mut dyn Write,
     ) -> Result<(), OutputError> {
         let marks = marks(self.format, part);
@@ -311,6 +311,9 @@ impl Spool {
         r
     }
 }
+
+/// Writes a group's heading before its detail (Markdown, table and HTML reports).
+pub type GroupHeader<'a> = dyn Fn(&GroupReport, &mut dyn Write) -> Result<(), OutputError> + 'a;
 
 /// How many times the id appears at the start of each block.
 fn marks(format: Format, part: Part) -> usize {
