@@ -220,3 +220,31 @@ fn completions_and_manpage_come_from_the_definitions() {
     }
     assert!(man.contains(r"\-\-export\-certs"));
 }
+
+/// A report that cannot be written (a full disk) is an error with the system's reason,
+/// whether it was written in line or on the writing thread (JSON Lines rendered there
+/// too, issue 17), in every format.
+#[test]
+fn a_full_disk_is_an_error_in_line_and_behind() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        println!("SKIPPED: no /dev/full on this machine");
+        return;
+    };
+    for threads in ["1", "2"] {
+        for format in ["jsonl", "json", "table", "markdown", "html"] {
+            let out = Command::new(env!("CARGO_BIN_EXE_certwire"))
+                .args(["analyze", "kubelet-rotated-tls12.pcap", "--root", "node"])
+                .args(["-f", format, "--threads", threads])
+                .current_dir(root())
+                .stdout(full.try_clone().unwrap())
+                .output()
+                .unwrap();
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{format}, {threads}: {err}");
+            assert!(
+                err.contains("No space left on device") && !err.contains("panicked"),
+                "{format}, {threads}: {err}"
+            );
+        }
+    }
+}

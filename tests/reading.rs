@@ -1,7 +1,9 @@
 //! The three ways of reading a capture give the same report: read ahead on a second
 //! thread (the default), mapped and parsed in place (`--threads 1` on a regular file,
 //! issue 17), and read in line (a pipe on stdin with `--threads 1`), on every shipped
-//! capture and on files cut at every kind of place.
+//! capture and on files cut at every kind of place. The two ways of writing JSON Lines
+//! too: rendered on a writing thread of their own (a file with more than one thread) and
+//! in line (`--threads 1`, and a pipe on stdin), in both forms.
 
 mod common;
 
@@ -44,10 +46,28 @@ fn run(args: &[&str], stdin: Option<&[u8]>) -> (Option<i32>, String, String) {
 /// input's name is the same in each (stdin is named `-`, so its path is put back).
 fn three_ways(path: &str) {
     let common = ["-f", "jsonl", "--root", "node"];
-    let ahead = run(&[&["analyze", path][..], &common].concat(), None);
+    let ahead = run(
+        &[&["analyze", path, "--threads", "2"][..], &common].concat(),
+        None,
+    );
     let mapped = run(
         &[&["analyze", path, "--threads", "1"][..], &common].concat(),
         None,
+    );
+    let compact = |threads| {
+        run(
+            &[
+                &["analyze", path, "--jsonl-compact", "--threads", threads][..],
+                &common,
+            ]
+            .concat(),
+            None,
+        )
+    };
+    assert_eq!(
+        compact("1"),
+        compact("2"),
+        "{path}: compact, in line and behind"
     );
     let bytes = std::fs::read(root().join(path)).unwrap();
     let piped = run(

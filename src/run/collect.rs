@@ -14,9 +14,10 @@ use crate::export::{ExportId, Exporter};
 use crate::model::{ConnectionReport, InputReport, Summary, Warning};
 use crate::report::fit::Fit;
 use crate::report::groups::{Groups, Placed};
-use crate::report::jsonl::JsonlWriter;
 use crate::report::spool::Spool;
 use crate::report::{table, Format, Layout};
+
+use super::sink::Sink;
 
 /// Which connections are reported.
 #[derive(Debug, Clone, Default)]
@@ -129,7 +130,8 @@ impl Doc {
 }
 
 pub struct Collector<'a> {
-    pub out: &'a mut dyn Write,
+    /// The output, with the JSON Lines connection records' writer.
+    pub out: &'a mut Sink,
     pub format: Format,
     pub streaming: bool,
     pub layout: Layout,
@@ -143,14 +145,11 @@ pub struct Collector<'a> {
     /// `analyze --live --metrics-listen`: every connection the analyzer reports is
     /// counted there, whatever the filters leave out of the report.
     pub metrics: Option<crate::metrics::Metrics>,
-    /// JSON Lines: the connection records' writer (default or `--jsonl-compact` form),
-    /// with what it keeps between them (each certificate's JSON).
-    pub jsonl: JsonlWriter,
 }
 
 impl<'a> Collector<'a> {
     pub fn new(
-        out: &'a mut dyn Write,
+        out: &'a mut Sink,
         format: Format,
         streaming: bool,
         layout: Layout,
@@ -167,7 +166,6 @@ impl<'a> Collector<'a> {
             next_id: 0,
             groups: Groups::default(),
             metrics: None,
-            jsonl: JsonlWriter::default(),
         }
     }
 
@@ -212,7 +210,7 @@ impl<'a> Collector<'a> {
             return Ok(());
         }
         if self.format == Format::Jsonl {
-            return self.jsonl.connection(c, self.out);
+            return self.out.connection(c);
         }
         let mut fitted;
         let out: &mut dyn Write = match self.layout.width {

@@ -4,10 +4,12 @@
 mod behind;
 mod collect;
 mod live;
+mod sink;
 
 use collect::{analyze_parallel, Collector, Doc, Filter};
+use sink::Sink;
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
 use crate::analyze::{Analyzer, Options};
@@ -17,11 +19,94 @@ use crate::export::Exporter;
 use crate::local::{self, Inventory, ScanOptions};
 use crate::model::{InputReport, Level, LocalReport, Meta, Report, Warning};
 use crate::output;
+use crate::report::jsonl::JsonlWriter;
 use crate::report::{fit, html, json, markdown, table, Format, Layout};
 use crate::source::live::{LiveCapture, LiveOptions};
 
 /// Run `analyze` and return the exit status.
 pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
+    let ready = match prepare(args)? {
+        Ok(ready) => ready,
+        Err(status) => return Ok(status),
+    };
+    let threads = match args.threads {
+        Some(n) => usize::from(n),
+        None => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+    };
+    // The input comes as it goes (a live capture, a pipe on stdin): each handshake is
+    // written, and JSON Lines flushed, as it is decided, so that a follower (`tail -f`, a
+    // log shipper) sees it at once. Read from files, the whole input is there: the report
+    // leaves in large writes, on a thread of its own when more than one is allowed.
+    let as_it_goes = ready.live.is_some()
+        || args
+            .inputs
+            .iter()
+            .any(|i| i == "-" && !stdin_is_regular_file());
+    // Never through a symlink, nor into a FIFO or a device; `-o -` is stdout.
+    let target: Box<dyn Write + Send> =
+        match args.output.as_deref().filter(|p| !output::is_stdout(p)) {
+            Some(path) => Box::new(output::create(path, output::REPORT_MODE)?),
+            None => Box::new(io::stdout()),
+        };
+    let mut jsonl = match args.jsonl_compact {
+        true => JsonlWriter::compact(),
+        false => JsonlWriter::default(),
+    };
+    // One write (and flush) per 5 KB line was a third of the time of a handshake-dense
+    // capture written to a file (issue 17): only when the input comes as it goes.
+    jsonl.flush_each = as_it_goes;
+    let mut out = Sink::new(target, jsonl, threads > 1);
+    let (mut analyzer, inventory, mut bad_input) = analyzer_for(args, threads);
+    let layout = layout_for(args, inventory.as_deref());
+    let mut col = Collector::new(
+        &mut out,
+        args.format,
+        stream_table(args, ready.live.is_some()) || args.format == Format::Jsonl,
+        layout,
+        Filter::from_args(args),
+    );
+    col.doc.export = ready.exporter;
+    let inputs = match ready.live {
+        Some(cap) => vec![live::run(
+            args,
+            cap,
+            ready.metrics,
+            &mut analyzer,
+            &mut col,
+        )?],
+        None => read_inputs(args, &mut analyzer, &mut col, threads)?,
+    };
+    if let Some(e) = col.doc.error.take() {
+        return Err(e);
+    }
+    bad_input |= inputs.iter().any(|i| i.error.is_some());
+    let report = finish_report(&mut col, inputs, &mut analyzer, inventory.as_deref())?;
+    let (streamed, mut doc) = (col.streaming, col.doc);
+    match args.format {
+        Format::Table if streamed => table::write_stream_end(&report, &layout, &mut out)?,
+        Format::Table => table::write_table(&report, &mut doc.spool, &mut out)?,
+        Format::Json => json::write_json(&report, &mut doc.spool, &mut out)?,
+        Format::Jsonl => json::write_jsonl_summary(&report, &mut out)?,
+        Format::Markdown => markdown::write_markdown(&report, &mut doc.spool, &mut out)?,
+        Format::Html => html::write_html(&report, &mut doc.spool, &mut out)?,
+    }
+    out.flush()?;
+    print_warnings(args, &report);
+    Ok(exit_status(args, &report, bad_input))
+}
+
+/// What must be settled before anything is written: the live capture, the metrics
+/// socket, the export directory.
+struct Ready {
+    live: Option<LiveCapture>,
+    metrics: Option<crate::metrics::Endpoint>,
+    exporter: Option<Exporter>,
+}
+
+/// Refusals and problems found before anything is written (Err: the exit status).
+fn prepare(args: &AnalyzeArgs) -> Result<Result<Ready, i32>, OutputError> {
     // Live capture problems are found before anything is written.
     let live = match &args.live {
         Some(interface) => match LiveCapture::open(&LiveOptions {
@@ -33,7 +118,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
             Ok(cap) => Some(cap),
             Err(e) => {
                 eprintln!("certwire: {e}");
-                return Ok(exit::LIVE_UNAVAILABLE);
+                return Ok(Err(exit::LIVE_UNAVAILABLE));
             }
         },
         None => None,
@@ -45,23 +130,23 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
             Ok(endpoint) => Some(endpoint),
             Err(e) => {
                 eprintln!("certwire: --metrics-listen {e}");
-                return Ok(if e.kind() == io::ErrorKind::InvalidInput {
+                return Ok(Err(if e.kind() == io::ErrorKind::InvalidInput {
                     exit::USAGE
                 } else {
                     exit::LIVE_UNAVAILABLE
-                });
+                }));
             }
         },
         None => None,
     };
     if args.jsonl_compact && args.format != Format::Jsonl {
         eprintln!("certwire: --jsonl-compact is a form of JSON Lines: give --format jsonl");
-        return Ok(exit::USAGE);
+        return Ok(Err(exit::USAGE));
     }
     // A --certs path that does not exist is a mistake, not an empty node.
     if let Some(missing) = args.certs.iter().find(|p| p.symlink_metadata().is_err()) {
         eprintln!("certwire: --certs {}: does not exist", missing.display());
-        return Ok(exit::USAGE);
+        return Ok(Err(exit::USAGE));
     }
     // Refused (a symlink, not a directory) before the report file is truncated.
     let exporter = args
@@ -69,36 +154,19 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
         .as_deref()
         .map(Exporter::open)
         .transpose()?;
-    // Never through a symlink, nor into a FIFO or a device; `-o -` is stdout.
-    let threads = match args.threads {
-        Some(n) => usize::from(n),
-        None => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-    };
-    // The input comes as it goes (a live capture, a pipe on stdin): each handshake is
-    // written, and JSON Lines flushed, as it is decided, so that a follower (`tail -f`, a
-    // log shipper) sees it at once. Read from files, the whole input is there: the report
-    // leaves in large writes, on a thread of its own when more than one is allowed.
-    let as_it_goes = live.is_some()
-        || args
-            .inputs
-            .iter()
-            .any(|i| i == "-" && !stdin_is_regular_file());
-    let target: Box<dyn Write + Send> =
-        match args.output.as_deref().filter(|p| !output::is_stdout(p)) {
-            Some(path) => Box::new(output::create(path, output::REPORT_MODE)?),
-            None => Box::new(io::stdout()),
-        };
-    let buffered = |w| -> Box<dyn Write> { Box::new(BufWriter::with_capacity(OUTPUT_BUFFER, w)) };
-    let mut out: Box<dyn Write> = if as_it_goes || threads < 2 {
-        buffered(target)
-    } else {
-        match behind::WriteBehind::new(target) {
-            Ok(w) => Box::new(w),
-            Err(target) => buffered(target),
-        }
-    };
+    Ok(Ok(Ready {
+        live,
+        metrics,
+        exporter,
+    }))
+}
+
+/// The analyzer with the node's files and the key logs; true when a key log could not be
+/// read (a bad input).
+fn analyzer_for(
+    args: &AnalyzeArgs,
+    threads: usize,
+) -> (Analyzer, Option<std::sync::Arc<Inventory>>, bool) {
     let mut analyzer = Analyzer::new(&Options {
         ports: args.ports.clone(),
         any_port: args.any_port,
@@ -130,81 +198,55 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, OutputError> {
             }
         }
     }
-    // JSON Lines always streams; the table streams when reading stdin or a live interface,
-    // so that each handshake shows as it finishes. Documents (JSON, Markdown, a table of
-    // files) are ordered by first packet instead.
-    let stream_table =
-        args.format == Format::Table && (live.is_some() || args.inputs.iter().any(|i| i == "-"));
-    let layout = Layout {
-        with_local: inventory.as_ref().is_some_and(|i| !i.certs.is_empty()),
+    (analyzer, inventory, bad_input)
+}
+
+/// JSON Lines always streams; the table streams when reading stdin or a live interface,
+/// so that each handshake shows as it finishes. Documents (JSON, Markdown, a table of
+/// files) are ordered by first packet instead.
+fn stream_table(args: &AnalyzeArgs, live: bool) -> bool {
+    args.format == Format::Table && (live || args.inputs.iter().any(|i| i == "-"))
+}
+
+fn layout_for(args: &AnalyzeArgs, inventory: Option<&Inventory>) -> Layout {
+    Layout {
+        with_local: inventory.is_some_and(|i| !i.certs.is_empty()),
         grouped: !args.no_group,
         summary_only: args.summary,
         width: (args.format == Format::Table && args.output.is_none())
             .then(fit::terminal_width)
             .flatten(),
         several_inputs: args.inputs.len() > 1,
-    };
-    let mut col = Collector::new(
-        &mut out,
-        args.format,
-        args.format == Format::Jsonl || stream_table,
-        layout,
-        Filter::from_args(args),
-    );
-    col.doc.export = exporter;
-    if args.jsonl_compact {
-        col.jsonl = crate::report::jsonl::JsonlWriter::compact();
     }
-    // One write (and flush) per 5 KB line was a third of the time of a handshake-dense
-    // capture written to a file (issue 17): only when the input comes as it goes.
-    col.jsonl.flush_each = as_it_goes;
-    let inputs = match live {
-        Some(cap) => vec![live::run(args, cap, metrics, &mut analyzer, &mut col)?],
-        None => read_inputs(args, &mut analyzer, &mut col, threads)?,
-    };
-    if let Some(e) = col.doc.error.take() {
-        return Err(e);
-    }
-    bad_input |= inputs.iter().any(|i| i.error.is_some());
-    let report = finish_report(&mut col, inputs, &mut analyzer, inventory.as_deref())?;
-    let (streamed, mut doc) = (col.streaming, col.doc);
-    match args.format {
-        Format::Table if streamed => table::write_stream_end(&report, &layout, &mut out)?,
-        Format::Table => table::write_table(&report, &mut doc.spool, &mut out)?,
-        Format::Json => json::write_json(&report, &mut doc.spool, &mut out)?,
-        Format::Jsonl => json::write_jsonl_summary(&report, &mut out)?,
-        Format::Markdown => markdown::write_markdown(&report, &mut doc.spool, &mut out)?,
-        Format::Html => html::write_html(&report, &mut doc.spool, &mut out)?,
-    }
-    out.flush()?;
-    // Errors always reach stderr; warnings too when the report goes elsewhere or is
-    // machine-read (the table on a terminal lists them itself).
+}
+
+/// Errors always reach stderr; warnings too when the report goes elsewhere or is
+/// machine-read (the table on a terminal lists them itself).
+fn print_warnings(args: &AnalyzeArgs, report: &Report) {
     let to_terminal = args.format == Format::Table && args.output.is_none();
     for w in &report.warnings {
         if w.level == Level::Error || !to_terminal {
             eprintln!("certwire: {}: {}: {}", w.level.as_str(), w.input, w.message);
         }
     }
+}
+
+fn exit_status(args: &AnalyzeArgs, report: &Report, bad_input: bool) -> i32 {
+    let s = &report.summary;
     let failing = match args.fail_on {
-        Some(FailOn::Error) => report.summary.errors > 0,
-        Some(FailOn::Warning) => report.summary.errors + report.summary.warnings > 0,
-        Some(FailOn::Unknown) => {
-            report.summary.errors + report.summary.warnings + report.summary.unknown_verdicts > 0
-        }
+        Some(FailOn::Error) => s.errors > 0,
+        Some(FailOn::Warning) => s.errors + s.warnings > 0,
+        Some(FailOn::Unknown) => s.errors + s.warnings + s.unknown_verdicts > 0,
         None => false,
     };
-    Ok(if bad_input {
+    if bad_input {
         exit::BAD_INPUT
     } else if failing {
         exit::FINDINGS
     } else {
         exit::OK
-    })
+    }
 }
-
-/// The output's buffer when it is written in line: JSON Lines read from files leave in
-/// writes of this size, not one per line.
-const OUTPUT_BUFFER: usize = 64 << 10;
 
 /// Stdin is a regular file (`< capture.pcap`), not a pipe or a terminal: it is all there.
 fn stdin_is_regular_file() -> bool {
