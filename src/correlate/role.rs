@@ -83,9 +83,18 @@ impl Role {
         let via = |needle: &str| c.via.iter().any(|v| v.contains(needle));
         let name = c.path.rsplit('/').next().unwrap_or("");
         let entry = c.entry.as_deref().unwrap_or("");
+        // Without building "/{file}" or "{file}#users[": this runs for every local
+        // certificate in every handshake's diagnosis (issue 17).
         let kubeconfig_user = |file: &str| {
-            (c.path.ends_with(&format!("/{file}")) || c.path == file) && entry.starts_with("users[")
-                || via(&format!("{file}#users["))
+            let named = c
+                .path
+                .strip_suffix(file)
+                .is_some_and(|rest| rest.is_empty() || rest.ends_with('/'));
+            let routed = c.via.iter().any(|v| {
+                v.match_indices(file)
+                    .any(|(i, _)| v[i + file.len()..].starts_with("#users["))
+            });
+            named && entry.starts_with("users[") || routed
         };
         match self {
             Role::KubeletClient => {

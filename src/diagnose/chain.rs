@@ -46,8 +46,164 @@ fn parse(der: &[u8]) -> Option<X509Certificate<'_>> {
 /// first `MAX_CHAIN_CONSIDERED` certificates are looked at, and at most
 /// `MAX_SIGNATURE_CHECKS` signatures are checked (Go's `maxChainSignatureChecks`): a chain
 /// of hundreds of same-name certificates costs no more than a real one.
+///
+/// The verdict depends on nothing but the chain's bytes and the trusted CAs, and the same
+/// few chains come in every handshake: it is worked out once per (chain, trusted set) and
+/// thread. Parsing the chain and every trusted CA again for each connection was most of
+/// the cost of a handshake with the node's files (540 K instructions, issue 17).
 pub fn verify<'a>(chain: &[Vec<u8>], anchors: &[&'a LocalCert]) -> Option<Verdict<'a>> {
     let chain = &chain[..chain.len().min(MAX_CHAIN_CONSIDERED)];
+    if chain.iter().map(Vec::len).sum::<usize>() > MEMO_CHAIN_BYTES {
+        return walk(chain, anchors);
+    }
+    let hash = memo_hash(chain, anchors);
+    let found = VERDICTS.with(|m| {
+        let m = m.borrow();
+        let bucket = m.get(&hash)?;
+        bucket
+            .iter()
+            .find(|(k, _)| k.matches(chain, anchors))
+            .map(|(_, v)| v.clone())
+    });
+    if let Some(found) = found {
+        return found.map(|v| v.with(anchors));
+    }
+    let verdict = walk(chain, anchors);
+    let kept = verdict.as_ref().map(|v| Kept::of(v, anchors));
+    VERDICTS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= MEMO_ENTRIES {
+            m.clear();
+        }
+        m.entry(hash)
+            .or_default()
+            .push((MemoKey::new(chain, anchors), kept));
+    });
+    verdict
+}
+
+fn memo_hash(chain: &[Vec<u8>], anchors: &[&LocalCert]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    chain.hash(&mut h);
+    for a in anchors {
+        (a.keys.sha256, &a.path, &a.entry).hash(&mut h);
+    }
+    h.finish()
+}
+
+/// Verdicts remembered per thread; past it the memo starts over.
+const MEMO_ENTRIES: usize = 1024;
+/// Chains bigger than this are verified each time, not kept (Kubernetes chains are a few
+/// KB; the bytes are kept so that a hit is an exact match, never a hash collision).
+const MEMO_CHAIN_BYTES: usize = 64 << 10;
+
+/// A chain as presented and the trusted set: each CA by SHA-256 and by where it was found
+/// (the evidence names its file), so that a hit is an exact match.
+struct MemoKey {
+    chain: Vec<Vec<u8>>,
+    anchors: Vec<([u8; 32], String, Option<String>)>,
+}
+
+impl MemoKey {
+    fn new(chain: &[Vec<u8>], anchors: &[&LocalCert]) -> MemoKey {
+        MemoKey {
+            chain: chain.to_vec(),
+            anchors: anchors
+                .iter()
+                .map(|a| (a.keys.sha256, a.path.clone(), a.entry.clone()))
+                .collect(),
+        }
+    }
+
+    fn matches(&self, chain: &[Vec<u8>], anchors: &[&LocalCert]) -> bool {
+        self.chain == chain
+            && self.anchors.len() == anchors.len()
+            && self
+                .anchors
+                .iter()
+                .zip(anchors)
+                .all(|((sha, path, entry), a)| {
+                    *sha == a.keys.sha256 && *path == a.path && *entry == a.entry
+                })
+    }
+}
+
+/// A verdict without its borrow of the trusted CAs: the anchor by its place in the set.
+#[derive(Clone)]
+enum Kept {
+    Trusted {
+        anchor: usize,
+        path: Vec<usize>,
+    },
+    Unknown {
+        stopped_at: String,
+        issuer: String,
+        evidence: Vec<String>,
+        hint: Option<String>,
+    },
+}
+
+impl Kept {
+    fn of(v: &Verdict<'_>, anchors: &[&LocalCert]) -> Kept {
+        match v {
+            Verdict::Trusted { anchor, path } => Kept::Trusted {
+                anchor: anchors
+                    .iter()
+                    .position(|a| std::ptr::eq(*a, *anchor))
+                    .expect("the anchor is one of the set"),
+                path: path.clone(),
+            },
+            Verdict::Unknown {
+                stopped_at,
+                issuer,
+                evidence,
+                hint,
+            } => Kept::Unknown {
+                stopped_at: stopped_at.clone(),
+                issuer: issuer.clone(),
+                evidence: evidence.clone(),
+                hint: hint.clone(),
+            },
+        }
+    }
+
+    /// `anchors` match the key: the same place names the same CA.
+    fn with<'a>(self, anchors: &[&'a LocalCert]) -> Verdict<'a> {
+        match self {
+            Kept::Trusted { anchor, path } => Verdict::Trusted {
+                anchor: anchors[anchor],
+                path,
+            },
+            Kept::Unknown {
+                stopped_at,
+                issuer,
+                evidence,
+                hint,
+            } => Verdict::Unknown {
+                stopped_at,
+                issuer,
+                evidence,
+                hint,
+            },
+        }
+    }
+}
+
+/// The verdicts of the keys with one hash (almost always one).
+type MemoEntry = (MemoKey, Option<Kept>);
+
+thread_local! {
+    static VERDICTS: std::cell::RefCell<rustc_hash::FxHashMap<u64, Vec<MemoEntry>>> =
+        std::cell::RefCell::new(rustc_hash::FxHashMap::default());
+}
+
+/// Walk from the leaf through the presented intermediates to a trusted CA, checking each
+/// signature (x509-parser with ring: RSA PKCS#1/PSS, ECDSA P-256/P-384, Ed25519). Only the
+/// first `MAX_CHAIN_CONSIDERED` certificates are looked at, and at most
+/// `MAX_SIGNATURE_CHECKS` signatures are checked (Go's `maxChainSignatureChecks`): a chain
+/// of hundreds of same-name certificates costs no more than a real one.
+fn walk<'a>(chain: &[Vec<u8>], anchors: &[&'a LocalCert]) -> Option<Verdict<'a>> {
     let parsed: Vec<Option<X509Certificate<'_>>> = chain.iter().map(|d| parse(d)).collect();
     let leaf = parsed.first()?.as_ref()?;
     let anchor_certs: Vec<Option<X509Certificate<'_>>> =
@@ -470,13 +626,16 @@ fn along_path(
         root.validity().not_before.timestamp(),
         root.validity().not_after.timestamp(),
     );
-    let ca = format!(
-        "trusted CA {} ({})",
-        rfc2253(root.subject()),
-        anchor.location()
-    );
-    let now = rfc3339(t);
+    // Only written into a finding: not built for every handshake that has none.
+    let ca = || {
+        format!(
+            "trusted CA {} ({})",
+            rfc2253(root.subject()),
+            anchor.location()
+        )
+    };
     if t > na || t < nb {
+        let (ca, now) = (ca(), rfc3339(t));
         let (code, when, bound) = if t > na {
             ("expired", "after", na)
         } else {
@@ -490,7 +649,8 @@ fn along_path(
             "incompatible-key-usage",
             "trusted-ca".into(),
             format!(
-                "the {ca} restricts extended key usage to {}",
+                "the {} restricts extended key usage to {}",
+                ca(),
                 eku.join(", ")
             ),
             "x509: certificate specifies an incompatible key usage".into(),
@@ -527,4 +687,76 @@ fn cert_ekus(c: &X509Certificate<'_>) -> Option<Vec<String>> {
         out.push(o.to_id_string());
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn der(path: &str) -> Vec<u8> {
+        let pem = std::fs::read(format!("{}/captures/{path}", env!("CARGO_MANIFEST_DIR")))
+            .expect("shipped certificate");
+        let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).expect("PEM");
+        pem.contents
+    }
+
+    fn local(path: &str, der: &[u8]) -> LocalCert {
+        LocalCert {
+            path: path.into(),
+            entry: None,
+            via: Vec::new(),
+            keys: crate::x509::cert_keys(der).expect("a certificate"),
+            der: der.to_vec(),
+            summary: std::sync::Arc::new(crate::x509::summarize(der)),
+            with_private_key: false,
+        }
+    }
+
+    /// What a verdict says, anchors by location.
+    fn said(v: Option<Verdict<'_>>) -> String {
+        match v {
+            None => "none".into(),
+            Some(Verdict::Trusted { anchor, path }) => {
+                format!("trusted by {} via {path:?}", anchor.location())
+            }
+            Some(Verdict::Unknown {
+                stopped_at,
+                issuer,
+                evidence,
+                hint,
+            }) => format!("unknown at {stopped_at} by {issuer}: {evidence:?} {hint:?}"),
+        }
+    }
+
+    /// The memo answers exactly what the walk answers, for the same chain against sets
+    /// that hold the same CA in other files or another order: the evidence names each
+    /// set's own files, and the trusted anchor is the set's own.
+    #[test]
+    fn remembered_verdicts_are_the_walks_own() {
+        let cluster = der("node/etc/kubernetes/pki/ca.crt");
+        let rogue = der("pki-extra/rogue-ca.crt");
+        let chain = vec![der("pki-extra/rogue-client.crt")];
+        let sets = [
+            vec![local("a/ca.crt", &cluster)],
+            vec![local("b/ca.crt", &cluster)],
+            vec![local("r/rogue.crt", &rogue)],
+            vec![local("a/ca.crt", &cluster), local("r/rogue.crt", &rogue)],
+            vec![local("r2/rogue.crt", &rogue), local("a/ca.crt", &cluster)],
+        ];
+        for round in 0..2 {
+            for set in &sets {
+                let anchors: Vec<&LocalCert> = set.iter().collect();
+                let want = said(walk(&chain, &anchors));
+                assert_eq!(said(verify(&chain, &anchors)), want, "round {round}");
+            }
+        }
+        let anchors: Vec<&LocalCert> = sets[1].iter().collect();
+        let b = said(verify(&chain, &anchors));
+        assert!(b.contains("b/ca.crt") && !b.contains("a/ca.crt"), "{b}");
+        let anchors: Vec<&LocalCert> = sets[4].iter().collect();
+        assert_eq!(
+            said(verify(&chain, &anchors)),
+            "trusted by r2/rogue.crt via [0]"
+        );
+    }
 }
