@@ -78,8 +78,21 @@ impl Role {
         }
     }
 
-    /// The local certificate is the one this role's configuration names.
+    /// The local certificate is the one this role's configuration names (worked out
+    /// for every role at the first question, and kept with the certificate).
     pub fn is_configured(self, c: &LocalCert) -> bool {
+        let bits = *c.configured_roles.get_or_init(|| {
+            Role::ALL
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.names(c))
+                .fold(0, |bits, (i, _)| bits | 1 << i)
+        });
+        bits & 1 << self as usize != 0
+    }
+
+    /// The configuration of this role names `c`: by the routes to it, or by its file name.
+    fn names(self, c: &LocalCert) -> bool {
         let via = |needle: &str| c.via.iter().any(|v| v.contains(needle));
         let name = c.path.rsplit('/').next().unwrap_or("");
         let entry = c.entry.as_deref().unwrap_or("");
@@ -161,5 +174,20 @@ pub fn server_role(port: u16) -> Option<Role> {
         10257 => Some(Role::ControllerManagerServing),
         10259 => Some(Role::SchedulerServing),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `is_configured` keeps one bit per role at the role's place in `ALL`, found by `as
+    /// usize`: the two orders must agree.
+    #[test]
+    fn all_is_in_declaration_order() {
+        for (i, r) in Role::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i, "{r:?}");
+        }
+        assert!(Role::ALL.len() <= 16, "the bits fit a u16");
     }
 }

@@ -33,12 +33,7 @@ impl AnchorSet {
 }
 
 fn routed(inv: &Inventory, route: &str) -> Vec<usize> {
-    inv.certs
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.has_route(route))
-        .map(|(i, _)| i)
-        .collect()
+    inv.routed(route)
 }
 
 fn set(certs: Vec<usize>, source: impl Into<String>) -> Option<AnchorSet> {

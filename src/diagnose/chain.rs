@@ -25,6 +25,8 @@ pub enum Verdict<'a> {
     Trusted {
         anchor: &'a LocalCert,
         path: Vec<usize>,
+        /// What the checks along the path need of its certificates.
+        facts: std::sync::Arc<PathFacts>,
     },
     /// It does not: the certificate where the walk stopped, and why.
     Unknown {
@@ -35,6 +37,61 @@ pub enum Verdict<'a> {
         /// not verify the signature.
         hint: Option<String>,
     },
+}
+
+/// What the checks along a verified path read of its certificates, taken while they are
+/// parsed for the walk and kept with the verdict: parsing the path and its CA again for
+/// every connection was a fifth of a handshake's cost with the node's files (issue 17).
+pub struct PathFacts {
+    /// The certificates after the leaf, in path order.
+    intermediates: Vec<CertFacts>,
+    /// The trusted CA.
+    root: CertFacts,
+}
+
+struct CertFacts {
+    name: String,
+    /// basicConstraints CA:TRUE.
+    ca: bool,
+    path_len: Option<u32>,
+    ekus: Option<Vec<String>>,
+    validity: (i64, i64),
+}
+
+impl CertFacts {
+    fn of(c: &X509Certificate<'_>) -> CertFacts {
+        let bc = c
+            .basic_constraints()
+            .ok()
+            .flatten()
+            .map(|b| b.value.clone());
+        CertFacts {
+            name: rfc2253(c.subject()),
+            ca: bc.as_ref().is_some_and(|b| b.ca),
+            path_len: bc.and_then(|b| b.path_len_constraint),
+            ekus: cert_ekus(c),
+            validity: (
+                c.validity().not_before.timestamp(),
+                c.validity().not_after.timestamp(),
+            ),
+        }
+    }
+}
+
+impl PathFacts {
+    fn of(
+        parsed: &[Option<X509Certificate<'_>>],
+        path: &[usize],
+        root: &X509Certificate<'_>,
+    ) -> PathFacts {
+        PathFacts {
+            intermediates: path[1..]
+                .iter()
+                .filter_map(|&i| parsed[i].as_ref().map(CertFacts::of))
+                .collect(),
+            root: CertFacts::of(root),
+        }
+    }
 }
 
 fn parse(der: &[u8]) -> Option<X509Certificate<'_>> {
@@ -135,6 +192,7 @@ enum Kept {
     Trusted {
         anchor: usize,
         path: Vec<usize>,
+        facts: std::sync::Arc<PathFacts>,
     },
     Unknown {
         stopped_at: String,
@@ -147,12 +205,17 @@ enum Kept {
 impl Kept {
     fn of(v: &Verdict<'_>, anchors: &[&LocalCert]) -> Kept {
         match v {
-            Verdict::Trusted { anchor, path } => Kept::Trusted {
+            Verdict::Trusted {
+                anchor,
+                path,
+                facts,
+            } => Kept::Trusted {
                 anchor: anchors
                     .iter()
                     .position(|a| std::ptr::eq(*a, *anchor))
                     .expect("the anchor is one of the set"),
                 path: path.clone(),
+                facts: facts.clone(),
             },
             Verdict::Unknown {
                 stopped_at,
@@ -171,9 +234,14 @@ impl Kept {
     /// `anchors` match the key: the same place names the same CA.
     fn with<'a>(self, anchors: &[&'a LocalCert]) -> Verdict<'a> {
         match self {
-            Kept::Trusted { anchor, path } => Verdict::Trusted {
+            Kept::Trusted {
+                anchor,
+                path,
+                facts,
+            } => Verdict::Trusted {
                 anchor: anchors[anchor],
                 path,
+                facts,
             },
             Kept::Unknown {
                 stopped_at,
@@ -222,9 +290,10 @@ fn walk<'a>(chain: &[Vec<u8>], anchors: &[&'a LocalCert]) -> Option<Verdict<'a>>
         let trusted = anchor_certs
             .iter()
             .position(|a| a.as_ref().is_some_and(|a| signed_by(cur, a)));
-        if let Some(i) = trusted {
+        if let Some((i, Some(root))) = trusted.map(|i| (i, anchor_certs[i].as_ref())) {
             return Some(Verdict::Trusted {
                 anchor: anchors[i],
+                facts: std::sync::Arc::new(PathFacts::of(&parsed, &path, root)),
                 path,
             });
         }
@@ -378,9 +447,13 @@ pub fn run(ctx: &Context<'_>, verifiers: &Verifiers, out: &mut Vec<Finding>) {
         let mut passing = Vec::new();
         for set in &v.anchors {
             match verify(chain, &set.resolve(inv)) {
-                Some(Verdict::Trusted { anchor, path }) => {
+                Some(Verdict::Trusted {
+                    anchor,
+                    path,
+                    facts,
+                }) => {
                     passing.push(set);
-                    along_path(ctx, side, v, chain, &path, anchor, set, out);
+                    along_path(ctx, side, v, &path, &facts, anchor, set, out);
                 }
                 Some(u @ Verdict::Unknown { .. }) => failing.push((set, u)),
                 None => {}
@@ -569,17 +642,13 @@ fn along_path(
     ctx: &Context<'_>,
     side: Side,
     v: &Verifier,
-    chain: &[Vec<u8>],
     path: &[usize],
+    facts: &PathFacts,
     anchor: &LocalCert,
     set: &AnchorSet,
     out: &mut Vec<Finding>,
 ) {
     let peer = side_name(side);
-    let parsed: Vec<X509Certificate<'_>> = path.iter().filter_map(|&i| parse(&chain[i])).collect();
-    let Some(root) = parse(&anchor.der) else {
-        return;
-    };
     let push = |out: &mut Vec<Finding>,
                 code,
                 subject: String,
@@ -594,17 +663,13 @@ fn along_path(
         );
     };
     // Intermediates: CA flag and path length (crypto/x509 `isValid`).
-    for (n, (cert, &pos)) in parsed.iter().zip(path).enumerate().skip(1) {
-        let name = rfc2253(cert.subject());
-        let bc = cert
-            .basic_constraints()
-            .ok()
-            .flatten()
-            .map(|b| b.value.clone());
-        if !bc.as_ref().is_some_and(|b| b.ca) {
+    for (n, (cert, &pos)) in facts.intermediates.iter().zip(&path[1..]).enumerate() {
+        let name = &cert.name;
+        if !cert.ca {
             push(out, "ca-constraints", format!("{peer}[{pos}]"), format!("{name} signs the {peer}'s certificate but is not a CA (basicConstraints CA:FALSE or missing)"), "x509: certificate is not authorized to sign other certificates".into(), format!("{peer}[{pos}] is used as an intermediate"));
-        } else if let Some(len) = bc.and_then(|b| b.path_len_constraint) {
-            let below = n.saturating_sub(1) as u32;
+        } else if let Some(len) = cert.path_len {
+            // Intermediates below this one (n: its place among the intermediates).
+            let below = n as u32;
             if below > len {
                 push(
                     out,
@@ -616,24 +681,14 @@ fn along_path(
                 );
             }
         }
-        if let Some(eku) = cert_ekus(cert).filter(|e| !has_eku(e, v.eku)) {
+        if let Some(eku) = cert.ekus.as_ref().filter(|e| !has_eku(e, v.eku)) {
             push(out, "incompatible-key-usage", format!("{peer}[{pos}]"), format!("the intermediate {name} restricts extended key usage to {}, so it cannot issue {} certificates (Go checks the whole chain)", eku.join(", "), v.eku), "x509: certificate specifies an incompatible key usage".into(), format!("extendedKeyUsage of {name}: {}", eku.join(", ")));
         }
     }
     // The trusted CA itself.
     let t = ctx.capture_time;
-    let (nb, na) = (
-        root.validity().not_before.timestamp(),
-        root.validity().not_after.timestamp(),
-    );
-    // Only written into a finding: not built for every handshake that has none.
-    let ca = || {
-        format!(
-            "trusted CA {} ({})",
-            rfc2253(root.subject()),
-            anchor.location()
-        )
-    };
+    let (nb, na) = facts.root.validity;
+    let ca = || format!("trusted CA {} ({})", facts.root.name, anchor.location());
     if t > na || t < nb {
         let (ca, now) = (ca(), rfc3339(t));
         let (code, when, bound) = if t > na {
@@ -643,7 +698,7 @@ fn along_path(
         };
         push(out, code, "trusted-ca".into(), format!("the {ca} that {} trusts is {} at capture time", v.name, if t > na { "expired" } else { "not yet valid" }), format!("x509: certificate has expired or is not yet valid: current time {now} is {when} {}", rfc3339(bound)), format!("{} from {}", set.source, anchor.location()));
     }
-    if let Some(eku) = cert_ekus(&root).filter(|e| !has_eku(e, v.eku)) {
+    if let Some(eku) = facts.root.ekus.as_ref().filter(|e| !has_eku(e, v.eku)) {
         push(
             out,
             "incompatible-key-usage",
@@ -709,6 +764,7 @@ mod tests {
             der: der.to_vec(),
             summary: std::sync::Arc::new(crate::x509::summarize(der)),
             with_private_key: false,
+            configured_roles: Default::default(),
         }
     }
 
@@ -716,7 +772,7 @@ mod tests {
     fn said(v: Option<Verdict<'_>>) -> String {
         match v {
             None => "none".into(),
-            Some(Verdict::Trusted { anchor, path }) => {
+            Some(Verdict::Trusted { anchor, path, .. }) => {
                 format!("trusted by {} via {path:?}", anchor.location())
             }
             Some(Verdict::Unknown {
@@ -726,6 +782,31 @@ mod tests {
                 hint,
             }) => format!("unknown at {stopped_at} by {issuer}: {evidence:?} {hint:?}"),
         }
+    }
+
+    /// The facts kept for the checks along a path are the path's: the intermediate
+    /// restricted to serverAuth and the cluster CA, in order, read as openssl shows them.
+    #[test]
+    fn path_facts_are_read_from_the_path() {
+        let cluster = der("node/etc/kubernetes/pki/ca.crt");
+        let chain = vec![
+            der("pki-extra/restricted-eku-client.crt"),
+            der("pki-extra/serverauth-intermediate-ca.crt"),
+        ];
+        let set = [local("a/ca.crt", &cluster)];
+        let anchors: Vec<&LocalCert> = set.iter().collect();
+        let Some(Verdict::Trusted { path, facts, .. }) = verify(&chain, &anchors) else {
+            panic!("the chain verifies to the cluster CA");
+        };
+        assert_eq!(path, [0, 1]);
+        let [i] = &facts.intermediates[..] else {
+            panic!("one intermediate")
+        };
+        assert_eq!(i.name, "CN=serverauth-intermediate-ca");
+        assert!(i.ca && i.path_len == Some(0));
+        assert_eq!(i.ekus.as_deref(), Some(&["serverAuth".to_string()][..]));
+        assert_eq!(facts.root.name, "CN=kubernetes");
+        assert!(facts.root.ca && facts.root.validity.0 < facts.root.validity.1);
     }
 
     /// The memo answers exactly what the walk answers, for the same chain against sets

@@ -57,9 +57,9 @@ fn configured(inv: &Inventory, role: Role) -> Option<Vec<&LocalCert>> {
         );
     }
     let current: Vec<&LocalCert> = inv
-        .certs
-        .iter()
-        .filter(|c| c.has_route("kubelet-client-current.pem"))
+        .routed("kubelet-client-current.pem")
+        .into_iter()
+        .map(|i| &inv.certs[i])
         .collect();
     let conf: Vec<&LocalCert> = inv
         .certs

@@ -75,6 +75,11 @@ pub struct LocalCert {
     pub summary: Arc<CertSummary>,
     /// The file also holds a private key (cert + key PEM, as the kubelet writes).
     pub with_private_key: bool,
+    /// The roles whose configuration names this certificate, as bits in
+    /// `correlate::Role::ALL`'s order: worked out on the first question (diagnosis asks
+    /// it of every local certificate on every connection) and forgotten when a route is
+    /// added.
+    pub configured_roles: std::sync::OnceLock<u16>,
 }
 
 impl LocalCert {
@@ -123,6 +128,8 @@ impl Kubeconfig {
 
 #[derive(Debug, Default)]
 pub struct Inventory {
+    /// [`Inventory::routed`]'s answers, by needle.
+    routes: std::sync::Mutex<rustc_hash::FxHashMap<String, Vec<usize>>>,
     pub root: Option<String>,
     /// Every flag of every static pod manifest found (for rules that need settings such
     /// as --requestheader-allowed-names).
@@ -150,6 +157,25 @@ pub fn location(path: &str, entry: &Option<String>) -> String {
 }
 
 impl Inventory {
+    /// The certificates (by index) with a route containing `needle` (a flag, a config
+    /// field, a kubeconfig entry), remembered: diagnosis asks the same few questions of
+    /// every connection, and each scans every route of every local certificate.
+    pub fn routed(&self, needle: &str) -> Vec<usize> {
+        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = routes.get(needle) {
+            return found.clone();
+        }
+        let found: Vec<usize> = (self.certs.iter().enumerate())
+            .filter(|(_, c)| c.has_route(needle))
+            .map(|(i, _)| i)
+            .collect();
+        // Needles come from the code and the node's own kubeconfigs: a few dozen.
+        if routes.len() < 4096 {
+            routes.insert(needle.to_string(), found.clone());
+        }
+        found
+    }
+
     /// A manifest flag's value (`flag("kube-apiserver", "requestheader-allowed-names")`).
     pub fn flag(&self, component: &str, name: &str) -> Option<&Flag> {
         self.flags
@@ -492,6 +518,7 @@ impl Scanner {
             der: der.to_vec(),
             summary,
             with_private_key: with_key,
+            configured_roles: Default::default(),
         });
     }
 
@@ -651,6 +678,7 @@ impl Scanner {
             if let Some(c) = self.inv.certs.last_mut() {
                 if c.entry.as_deref() == Some(e.as_str()) {
                     c.via.push(format!("kubeconfig:{display}#{e}"));
+                    c.configured_roles.take();
                 }
             }
         }
@@ -674,6 +702,7 @@ impl Scanner {
             for (c, route) in &self.routes {
                 if c == id && !cert.via.contains(route) {
                     cert.via.push(route.clone());
+                    cert.configured_roles.take();
                 }
             }
         }

@@ -169,7 +169,7 @@ pub fn remote_node(ctx: &Context<'_>, user: &str) -> Option<String> {
 
 fn front_proxy(ctx: &Context<'_>, inv: &Inventory, user: &str, out: &mut Vec<Finding>) {
     let by_route =
-        |r: &str| -> Vec<&LocalCert> { inv.certs.iter().filter(|c| c.has_route(r)).collect() };
+        |r: &str| -> Vec<&LocalCert> { inv.routed(r).into_iter().map(|i| &inv.certs[i]).collect() };
     let proxy_cas = by_route("flag:kube-apiserver --requestheader-client-ca-file");
     let client_cas = by_route("flag:kube-apiserver --client-ca-file");
     if proxy_cas
