@@ -26,14 +26,18 @@ pub fn client_dir(flow: &Flow, is_server_port: impl Fn(u16) -> bool) -> usize {
     }
 }
 
-/// The candidates not presented by one side, for each (side, roles, presented chain)
-/// seen: `correlate::candidates_not_presented` depends on nothing else but the node's
-/// files, which stay the same for an analyzer, so each distinct case is worked out once
-/// (it compares every local certificate; 300 K instructions a connection with a node's
-/// files, issue 17). Bounded: cleared past 4,096 cases.
+/// What depends on nothing but the node's files and the presented certificates, which
+/// stay the same for an analyzer, so that each distinct case is worked out once:
+/// - the candidates not presented by one side, per (side, roles, presented chain)
+///   (`correlate::candidates_not_presented` compares every local certificate: 300 K
+///   instructions a connection with a node's files, issue 17);
+/// - the local files of a presented certificate, per certificate.
+///
+/// Bounded: each map is cleared past 4,096 cases.
 #[derive(Default)]
-pub struct CandidateMemo {
+pub struct FilesMemo {
     map: rustc_hash::FxHashMap<CandidateCase, Vec<correlate::Candidate>>,
+    local: rustc_hash::FxHashMap<[u8; 32], Vec<correlate::LocalMatch>>,
 }
 
 /// Side, role, server role, and the presented chain by SHA-256 (None: no Certificate
@@ -45,7 +49,7 @@ type CandidateCase = (
     Option<Vec<Option<[u8; 32]>>>,
 );
 
-impl CandidateMemo {
+impl FilesMemo {
     fn get(
         &mut self,
         inv: &Inventory,
@@ -70,6 +74,20 @@ impl CandidateMemo {
         self.map.insert(case, found.clone());
         found
     }
+
+    /// `correlate::local_matches`, once per presented certificate (its keys are the
+    /// DER's, so its SHA-256 names the case).
+    fn local_matches(&mut self, inv: &Inventory, keys: &CertKeys) -> Vec<correlate::LocalMatch> {
+        if let Some(found) = self.local.get(&keys.sha256) {
+            return found.clone();
+        }
+        let found = correlate::local_matches(inv, keys);
+        if self.local.len() >= 4096 {
+            self.local.clear();
+        }
+        self.local.insert(keys.sha256, found.clone());
+        found
+    }
 }
 
 pub fn build(
@@ -77,7 +95,7 @@ pub fn build(
     input: &str,
     client: usize,
     cache: &mut CertCache,
-    memo: &mut CandidateMemo,
+    memo: &mut FilesMemo,
     inv: Option<&Inventory>,
 ) -> ConnectionReport {
     let f = &flow.tls.facts;
@@ -104,7 +122,10 @@ pub fn build(
         chain_ders(d).map(|ders| ders.iter().map(|der| cache.keys(der)).collect())
     };
     let (server_keys, client_keys) = (keys(server, cache), keys(client, cache));
-    let presented = |d: usize, keys: &Option<Vec<Option<CertKeys>>>, cache: &mut CertCache| {
+    let presented = |d: usize,
+                     keys: &Option<Vec<Option<CertKeys>>>,
+                     cache: &mut CertCache,
+                     memo: &mut FilesMemo| {
         chain_ders(d).map(|ders| {
             ders.iter()
                 .enumerate()
@@ -113,7 +134,7 @@ pub fn build(
                     PresentedCert {
                         cert,
                         local_files: match (inv, keys.as_ref().and_then(|k| k[i].as_ref())) {
-                            (Some(inv), Some(k)) => correlate::local_matches(inv, k),
+                            (Some(inv), Some(k)) => memo.local_matches(inv, k),
                             _ => Vec::new(),
                         },
                         der,
@@ -123,8 +144,8 @@ pub fn build(
                 .collect::<Vec<_>>()
         })
     };
-    let server_certificates = presented(server, &server_keys, cache);
-    let client_certificates = presented(client, &client_keys, cache);
+    let server_certificates = presented(server, &server_keys, cache, memo);
+    let client_certificates = presented(client, &client_keys, cache, memo);
     // Through a proxy, the component is the one at the port the client asked for.
     let proxy = flow.preamble.hop().cloned();
     let server_port = proxy
@@ -286,7 +307,7 @@ fn judge(
 #[allow(clippy::too_many_arguments)]
 fn candidates(
     inv: &Inventory,
-    memo: &mut CandidateMemo,
+    memo: &mut FilesMemo,
     f: &TlsFacts,
     client: usize,
     role: Option<correlate::Role>,

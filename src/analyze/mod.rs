@@ -61,7 +61,7 @@ pub struct Analyzer {
     cache: CertCache,
     /// The candidates not presented, per side, roles and presented chain (they depend on
     /// nothing else but the inventory).
-    candidates: build::CandidateMemo,
+    candidates: build::FilesMemo,
     pub warnings: Vec<Warning>,
     /// Keep each followed flow's packets until its handshake is decided (--write).
     pub keep_packets: bool,

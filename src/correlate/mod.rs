@@ -25,7 +25,7 @@ pub enum MatchKind {
     SameKey,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LocalMatch {
     pub path: String,
     /// Where in the file, when not the whole file (`#1`, `users[name].client-certificate-data`).

@@ -31,6 +31,9 @@ use crate::model::{
 const CERT_JSON_CAP: usize = 4096;
 /// Bytes of serialized certificate fields kept (a certificate is about 1 KB of JSON).
 const CERT_JSON_BYTES_CAP: usize = 8 << 20;
+/// Largest `local_files` JSON kept per certificate (so that the kept lists stay under
+/// `CERT_JSON_CAP` × 16 KiB, 64 MiB, whatever the node holds).
+const LOCAL_JSON_MAX: usize = 16 << 10;
 /// Compact form: certificates remembered as written; past it the set starts over, and a
 /// certificate seen again is written again (consumers key certificate records by SHA-256).
 pub const COMPACT_SEEN_CAP: usize = 65_536;
@@ -40,6 +43,10 @@ pub struct JsonlWriter {
     /// SHA-256 → the certificate's fields as serde_json writes them, without the braces.
     cert_json: FxHashMap<String, Box<[u8]>>,
     cert_json_bytes: usize,
+    /// SHA-256 → the certificate's local files and their JSON: the same certificate has
+    /// the same local files in every connection (they depend on the node's files only),
+    /// and comparing them costs less than writing them again (issue 17).
+    local_json: FxHashMap<String, (Vec<LocalMatch>, Box<[u8]>)>,
     /// `Some` in the compact form: the SHA-256 of the certificates already written.
     compact: Option<FxHashSet<[u8; 32]>>,
     compact_cap: usize,
@@ -55,6 +62,7 @@ impl Default for JsonlWriter {
         JsonlWriter {
             cert_json: FxHashMap::default(),
             cert_json_bytes: 0,
+            local_json: FxHashMap::default(),
             compact: None,
             compact_cap: COMPACT_SEEN_CAP,
             line: Vec::new(),
@@ -212,6 +220,34 @@ impl JsonlWriter {
     }
 
     /// `"server_certificates": [...]` (and, compact, `"server_local_files": [...]`).
+    /// A presented certificate's `local_files`, from the JSON kept for its SHA-256 when
+    /// they are the same as last time.
+    fn local_files(&mut self, out: &mut Vec<u8>, p: &PresentedCert) -> Result<(), OutputError> {
+        if p.local_files.is_empty() {
+            out.extend_from_slice(b"[]");
+            return Ok(());
+        }
+        if let Some((files, json)) = self.local_json.get(&p.sha256) {
+            if *files == p.local_files {
+                out.extend_from_slice(json);
+                return Ok(());
+            }
+        }
+        let start = out.len();
+        list(out, &p.local_files)?;
+        // An outsize list (a node with many copies of one certificate) is not kept.
+        if out.len() - start > LOCAL_JSON_MAX {
+            return Ok(());
+        }
+        if self.local_json.len() >= CERT_JSON_CAP {
+            self.local_json.clear();
+        }
+        let json = out[start..].into();
+        self.local_json
+            .insert(p.sha256.clone(), (p.local_files.clone(), json));
+        Ok(())
+    }
+
     fn chain_field(
         &mut self,
         out: &mut Vec<u8>,
@@ -245,7 +281,7 @@ impl JsonlWriter {
                 if i > 0 {
                     out.push(b',');
                 }
-                local_files(out, &p.local_files)?;
+                self.local_files(out, p)?;
             }
         } else {
             for (i, p) in certs.iter().enumerate() {
@@ -255,7 +291,7 @@ impl JsonlWriter {
                 out.push(b'{');
                 self.cert_fields(p, out)?;
                 out.extend_from_slice(b",\"local_files\":");
-                local_files(out, &p.local_files)?;
+                self.local_files(out, p)?;
                 der_base64(out, p);
                 out.push(b'}');
             }
@@ -462,9 +498,6 @@ fn sha_bytes(hex: &str) -> [u8; 32] {
 }
 
 /// `[]` without serde when no local file holds the certificate (or none were searched).
-fn local_files(out: &mut Vec<u8>, v: &[LocalMatch]) -> Result<(), OutputError> {
-    list(out, v)
-}
 
 fn certificate_request_json(
     out: &mut Vec<u8>,
