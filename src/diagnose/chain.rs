@@ -98,11 +98,7 @@ fn parse(der: &[u8]) -> Option<X509Certificate<'_>> {
     X509Certificate::from_der(der).ok().map(|(_, c)| c)
 }
 
-/// Walk from the leaf through the presented intermediates to a trusted CA, checking each
-/// signature (x509-parser with ring: RSA PKCS#1/PSS, ECDSA P-256/P-384, Ed25519). Only the
-/// first `MAX_CHAIN_CONSIDERED` certificates are looked at, and at most
-/// `MAX_SIGNATURE_CHECKS` signatures are checked (Go's `maxChainSignatureChecks`): a chain
-/// of hundreds of same-name certificates costs no more than a real one.
+/// The chain's verdict against `anchors`, as [`walk`] finds it.
 ///
 /// The verdict depends on nothing but the chain's bytes and the trusted CAs, and the same
 /// few chains come in every handshake: it is worked out once per (chain, trusted set) and
@@ -116,7 +112,7 @@ pub fn verify<'a>(chain: &[Vec<u8>], anchors: &[&'a LocalCert]) -> Option<Verdic
     let hash = memo_hash(chain, anchors);
     let found = VERDICTS.with(|m| {
         let m = m.borrow();
-        let bucket = m.get(&hash)?;
+        let bucket = m.map.get(&hash)?;
         bucket
             .iter()
             .find(|(k, _)| k.matches(chain, anchors))
@@ -129,10 +125,14 @@ pub fn verify<'a>(chain: &[Vec<u8>], anchors: &[&'a LocalCert]) -> Option<Verdic
     let kept = verdict.as_ref().map(|v| Kept::of(v, anchors));
     VERDICTS.with(|m| {
         let mut m = m.borrow_mut();
-        if m.len() >= MEMO_ENTRIES {
-            m.clear();
+        let bytes: usize = chain.iter().map(Vec::len).sum();
+        if m.entries >= MEMO_ENTRIES || m.bytes + bytes > MEMO_BYTES {
+            *m = Memo::default();
         }
-        m.entry(hash)
+        m.entries += 1;
+        m.bytes += bytes;
+        m.map
+            .entry(hash)
             .or_default()
             .push((MemoKey::new(chain, anchors), kept));
     });
@@ -149,8 +149,10 @@ fn memo_hash(chain: &[Vec<u8>], anchors: &[&LocalCert]) -> u64 {
     h.finish()
 }
 
-/// Verdicts remembered per thread; past it the memo starts over.
+/// Verdicts remembered per thread, and the chains' bytes kept with them; past either the
+/// memo starts over.
 const MEMO_ENTRIES: usize = 1024;
+const MEMO_BYTES: usize = 4 << 20;
 /// Chains bigger than this are verified each time, not kept (Kubernetes chains are a few
 /// KB; the bytes are kept so that a hit is an exact match, never a hash collision).
 const MEMO_CHAIN_BYTES: usize = 64 << 10;
@@ -258,12 +260,16 @@ impl Kept {
     }
 }
 
-/// The verdicts of the keys with one hash (almost always one).
-type MemoEntry = (MemoKey, Option<Kept>);
+/// The verdicts kept, by the hash of their key (almost always one per hash).
+#[derive(Default)]
+struct Memo {
+    map: rustc_hash::FxHashMap<u64, Vec<(MemoKey, Option<Kept>)>>,
+    entries: usize,
+    bytes: usize,
+}
 
 thread_local! {
-    static VERDICTS: std::cell::RefCell<rustc_hash::FxHashMap<u64, Vec<MemoEntry>>> =
-        std::cell::RefCell::new(rustc_hash::FxHashMap::default());
+    static VERDICTS: std::cell::RefCell<Memo> = std::cell::RefCell::new(Memo::default());
 }
 
 /// Walk from the leaf through the presented intermediates to a trusted CA, checking each

@@ -31,8 +31,9 @@ use crate::model::{
 const CERT_JSON_CAP: usize = 4096;
 /// Bytes of serialized certificate fields kept (a certificate is about 1 KB of JSON).
 const CERT_JSON_BYTES_CAP: usize = 8 << 20;
-/// Largest `local_files` JSON kept per certificate (so that the kept lists stay under
-/// `CERT_JSON_CAP` × 16 KiB, 64 MiB, whatever the node holds).
+/// Largest `local_files` JSON kept for one certificate (a node with many copies of one
+/// certificate); all of them together stay under `CERT_JSON_BYTES_CAP` (counting the JSON,
+/// which the kept lists about equal).
 const LOCAL_JSON_MAX: usize = 16 << 10;
 /// Compact form: certificates remembered as written; past it the set starts over, and a
 /// certificate seen again is written again (consumers key certificate records by SHA-256).
@@ -47,6 +48,7 @@ pub struct JsonlWriter {
     /// the same local files in every connection (they depend on the node's files only),
     /// and comparing them costs less than writing them again (issue 17).
     local_json: FxHashMap<String, (Vec<LocalMatch>, Box<[u8]>)>,
+    local_json_bytes: usize,
     /// `Some` in the compact form: the SHA-256 of the certificates already written.
     compact: Option<FxHashSet<[u8; 32]>>,
     compact_cap: usize,
@@ -63,6 +65,7 @@ impl Default for JsonlWriter {
             cert_json: FxHashMap::default(),
             cert_json_bytes: 0,
             local_json: FxHashMap::default(),
+            local_json_bytes: 0,
             compact: None,
             compact_cap: COMPACT_SEEN_CAP,
             line: Vec::new(),
@@ -239,9 +242,14 @@ impl JsonlWriter {
         if out.len() - start > LOCAL_JSON_MAX {
             return Ok(());
         }
-        if self.local_json.len() >= CERT_JSON_CAP {
+        let len = out.len() - start;
+        if self.local_json.len() >= CERT_JSON_CAP
+            || self.local_json_bytes + len > CERT_JSON_BYTES_CAP
+        {
             self.local_json.clear();
+            self.local_json_bytes = 0;
         }
+        self.local_json_bytes += len;
         let json = out[start..].into();
         self.local_json
             .insert(p.sha256.clone(), (p.local_files.clone(), json));
