@@ -10,9 +10,10 @@
 # (in ${TMPDIR:-/tmp}), reads it once so that it is in the page cache, then runs the floor
 # (read() and header walk; and, for comparison, the same walk over the file mapped),
 # certwire on the file, on stdin, on the file with --threads 1 (no read-ahead thread:
-# one core) and on the file with --jsonl-compact, RUNS times, interleaved so that a change
-# in the machine's load hits them all
-# alike, then tshark once. Prints, per program, the median and fastest wall
+# one core), on the file with --jsonl-compact and on the file with the shipped node's files
+# (--root captures/node: correlation and diagnosis against a node, as run on one), RUNS
+# times, interleaved so that a change in the machine's load hits them all alike, then
+# tshark once. Prints, per program, the median and fastest wall
 # time (bash's microsecond clock), throughput, CPU time (user + system, all threads) and
 # peak RSS (/usr/bin/time), then the ratio of medians to the floor, and checks what
 # certwire reported (in one more, untimed run of each)
@@ -73,6 +74,7 @@ for _ in $(seq "$runs"); do
     run certwire-stdin sh -c "exec $cw analyze - --format jsonl --no-default-certs < '$file'"
     run certwire-1thread "$cw" analyze "$file" --format jsonl --no-default-certs --threads 1
     run certwire-compact "$cw" analyze "$file" --format jsonl --jsonl-compact --no-default-certs
+    run certwire-node "$cw" analyze "$file" --format jsonl --root captures/node
     if [ -n "${BASELINE:-}" ]; then
         run baseline-file "$BASELINE" analyze "$file" --format jsonl --no-default-certs
     fi
@@ -87,7 +89,7 @@ report() {  # label
             print med > "'"$work"'/median-" l
         }'
 }
-labels="certwire-file certwire-stdin certwire-1thread certwire-compact${BASELINE:+ baseline-file}"
+labels="certwire-file certwire-stdin certwire-1thread certwire-compact certwire-node${BASELINE:+ baseline-file}"
 echo "page cache after the runs: $(resident) of $((bytes >> 20))M"
 for l in floor floor-mmap $labels; do report "$l"; done
 f=$(cat "$work/median-floor")
@@ -102,7 +104,8 @@ awk -v f="$(cat "$work/median-floor-mmap")" -v c="$(cat "$work/median-certwire-f
 "$cw" analyze - --format jsonl --no-default-certs < "$file" > "$work/out-certwire-stdin"
 "$cw" analyze "$file" --format jsonl --no-default-certs --threads 1 > "$work/out-certwire-1thread"
 "$cw" analyze "$file" --format jsonl --jsonl-compact --no-default-certs > "$work/out-certwire-compact"
-for l in certwire-file certwire-stdin certwire-1thread certwire-compact; do
+"$cw" analyze "$file" --format jsonl --root captures/node > "$work/out-certwire-node"
+for l in certwire-file certwire-stdin certwire-1thread certwire-compact certwire-node; do
     echo "ground truth, $l:"
     python3 benches/check_truth.py "$file.truth.json" "$work/out-$l" | sed 's/^/  /' || true
 done
