@@ -90,6 +90,92 @@ impl FilesMemo {
     }
 }
 
+/// A Certificate message cut before its first certificate was whole says nothing about
+/// the chain: null (with a truncated_certificate_messages entry), never `[]`, which means
+/// an empty Certificate message.
+fn chain_ders(f: &TlsFacts, d: usize) -> Option<&Vec<Vec<u8>>> {
+    f.certificates[d]
+        .as_ref()
+        .filter(|c| !(c.ders.is_empty() && c.truncated.is_some()))
+        .map(|c| &c.ders)
+}
+
+/// Both sides' chains as reported, and their correlation keys (only with local files to
+/// compare against), indexed by direction.
+struct Chains {
+    keys: [Option<Vec<Option<CertKeys>>>; 2],
+    presented: [Option<Vec<PresentedCert>>; 2],
+}
+
+fn chains(
+    f: &TlsFacts,
+    cache: &mut CertCache,
+    memo: &mut FilesMemo,
+    inv: Option<&Inventory>,
+) -> Chains {
+    let keys = [0, 1].map(|d| {
+        inv?;
+        chain_ders(f, d).map(|ders| ders.iter().map(|der| cache.keys(der)).collect::<Vec<_>>())
+    });
+    let presented = [0, 1].map(|d| {
+        chain_ders(f, d).map(|ders| {
+            ders.iter()
+                .enumerate()
+                .map(|(i, der)| {
+                    let (cert, der) = cache.get_with_der(der);
+                    PresentedCert {
+                        cert,
+                        local_files: match (inv, keys[d].as_ref().and_then(|k| k[i].as_ref())) {
+                            (Some(inv), Some(k)) => memo.local_matches(inv, k),
+                            _ => Vec::new(),
+                        },
+                        der,
+                        der_base64: None,
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    Chains { keys, presented }
+}
+
+/// How the handshake went, and what could be seen of it.
+struct Session {
+    resumed: bool,
+    /// TLS 1.3 without keys: what the encrypted record lengths say, computed once for the
+    /// outcome's reason and the report.
+    flights: Option<crate::tls::infer::FlightInference>,
+    handshake: Handshake,
+    outcome_reason: String,
+    visibility: Visibility,
+}
+
+fn session(flow: &Flow, client: usize, has_server_hello: bool, alerts: &[AlertReport]) -> Session {
+    let f = &flow.tls.facts;
+    let tls13 = f.tls13();
+    let decrypted = tls13 && (f.decrypted[0] || f.decrypted[1]);
+    let completed = is_completed(f, has_server_hello, decrypted);
+    let flights = (tls13 && !decrypted).then(|| {
+        crate::tls::infer::infer(
+            f.server_hello.as_ref().map(|s| s.cipher_suite).unwrap_or(0),
+            &f.encrypted_records[1 - client],
+            &f.encrypted_records[client],
+        )
+    });
+    let (handshake, outcome_reason) = outcome(flow, f, client, completed, flights.as_ref(), alerts);
+    Session {
+        resumed: is_resumed(f, client, completed),
+        flights,
+        handshake,
+        outcome_reason,
+        visibility: match (tls13, decrypted) {
+            (false, _) => Visibility::Plaintext,
+            (true, true) => Visibility::Decrypted,
+            (true, false) => Visibility::Encrypted,
+        },
+    }
+}
+
 pub fn build(
     flow: &Flow,
     input: &str,
@@ -106,46 +192,15 @@ pub fn build(
         .as_ref()
         .filter(|sh| !sh.is_hello_retry_request);
     let tls13 = f.tls13();
-
-    // A Certificate message cut before its first certificate was whole says nothing about
-    // the chain: null (with a truncated_certificate_messages entry), never `[]`, which
-    // means an empty Certificate message.
-    let chain_ders = |d: usize| -> Option<&Vec<Vec<u8>>> {
-        f.certificates[d]
-            .as_ref()
-            .filter(|c| !(c.ders.is_empty() && c.truncated.is_some()))
-            .map(|c| &c.ders)
+    let Chains {
+        keys: [keys0, keys1],
+        presented: [presented0, presented1],
+    } = chains(f, cache, memo, inv);
+    let (server_keys, client_keys, server_certificates, client_certificates) = if client == 0 {
+        (keys1, keys0, presented1, presented0)
+    } else {
+        (keys0, keys1, presented0, presented1)
     };
-    // Correlation keys only matter with local files to compare against.
-    let keys = |d: usize, cache: &mut CertCache| -> Option<Vec<Option<CertKeys>>> {
-        inv?;
-        chain_ders(d).map(|ders| ders.iter().map(|der| cache.keys(der)).collect())
-    };
-    let (server_keys, client_keys) = (keys(server, cache), keys(client, cache));
-    let presented = |d: usize,
-                     keys: &Option<Vec<Option<CertKeys>>>,
-                     cache: &mut CertCache,
-                     memo: &mut FilesMemo| {
-        chain_ders(d).map(|ders| {
-            ders.iter()
-                .enumerate()
-                .map(|(i, der)| {
-                    let (cert, der) = cache.get_with_der(der);
-                    PresentedCert {
-                        cert,
-                        local_files: match (inv, keys.as_ref().and_then(|k| k[i].as_ref())) {
-                            (Some(inv), Some(k)) => memo.local_matches(inv, k),
-                            _ => Vec::new(),
-                        },
-                        der,
-                        der_base64: None,
-                    }
-                })
-                .collect::<Vec<_>>()
-        })
-    };
-    let server_certificates = presented(server, &server_keys, cache, memo);
-    let client_certificates = presented(client, &client_keys, cache, memo);
     // Through a proxy, the component is the one at the port the client asked for.
     let proxy = flow.preamble.hop().cloned();
     let server_port = proxy
@@ -176,26 +231,13 @@ pub fn build(
     let alerts = alert_reports(f, client);
     let gaps = gap_reports(f, client);
 
-    let decrypted = tls13 && (f.decrypted[0] || f.decrypted[1]);
-    let completed = is_completed(f, sh.is_some(), decrypted);
-    let resumed = is_resumed(f, client, completed);
-    // TLS 1.3 without keys: what the encrypted record lengths say, computed once for the
-    // outcome's reason and the report.
-    let flights = (tls13 && !decrypted).then(|| {
-        crate::tls::infer::infer(
-            sh.map(|s| s.cipher_suite).unwrap_or(0),
-            &f.encrypted_records[server],
-            &f.encrypted_records[client],
-        )
-    });
-    let (handshake, outcome_reason) =
-        outcome(flow, f, client, completed, flights.as_ref(), &alerts);
-
-    let visibility = match (tls13, decrypted) {
-        (false, _) => Visibility::Plaintext,
-        (true, true) => Visibility::Decrypted,
-        (true, false) => Visibility::Encrypted,
-    };
+    let Session {
+        resumed,
+        flights,
+        handshake,
+        outcome_reason,
+        visibility,
+    } = session(flow, client, sh.is_some(), &alerts);
     let stats = [flow.reasm[0].stats, flow.reasm[1].stats];
     let mut report = ConnectionReport {
         id: 0,
@@ -246,7 +288,7 @@ pub fn build(
         verdict: String::new(),
         notes: notes(f, &stats),
     };
-    let chains = [chain_ders(0), chain_ders(1)];
+    let chains = [chain_ders(f, 0), chain_ders(f, 1)];
     judge(&mut report, flow, client, chains, inv);
     report
 }

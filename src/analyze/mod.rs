@@ -59,8 +59,8 @@ pub struct Analyzer {
     wait_for_keys: bool,
     ports: Box<[u64; 1024]>,
     cache: CertCache,
-    /// The candidates not presented, per side, roles and presented chain (they depend on
-    /// nothing else but the inventory).
+    /// What depends on nothing else but the inventory and the presented certificates:
+    /// the candidates not presented, and each presented certificate's local files.
     candidates: build::FilesMemo,
     pub warnings: Vec<Warning>,
     /// Keep each followed flow's packets until its handshake is decided (--write).

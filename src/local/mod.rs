@@ -159,7 +159,8 @@ pub fn location(path: &str, entry: &Option<String>) -> String {
 impl Inventory {
     /// The certificates (by index) with a route containing `needle` (a flag, a config
     /// field, a kubeconfig entry), remembered: diagnosis asks the same few questions of
-    /// every connection, and each scans every route of every local certificate.
+    /// every connection, and each scans every route of every local certificate. Asked of
+    /// a finished inventory only (the scan adds routes until it returns).
     pub fn routed(&self, needle: &str) -> Vec<usize> {
         let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(found) = routes.get(needle) {
