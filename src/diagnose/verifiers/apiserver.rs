@@ -157,14 +157,15 @@ pub fn remote_node(ctx: &Context<'_>, user: &str) -> Option<String> {
         return None;
     }
     let inv = ctx.inventory?;
-    let this: Vec<String> = inv
+    // Asked on every connection to the apiserver: no list built.
+    let mut this = inv
         .certs
         .iter()
         .filter(|l| crate::correlate::Role::KubeletClient.is_configured(l))
-        .filter_map(|l| cn(&l.keys.subject).map(str::to_string))
-        .filter(|n| n.starts_with("system:node:"))
-        .collect();
-    (!this.is_empty() && !this.iter().any(|n| n == user)).then(|| this[0].clone())
+        .filter_map(|l| cn(&l.keys.subject))
+        .filter(|n| n.starts_with("system:node:"));
+    let first = this.clone().next()?;
+    (!this.any(|n| n == user)).then(|| first.to_string())
 }
 
 fn front_proxy(ctx: &Context<'_>, inv: &Inventory, user: &str, out: &mut Vec<Finding>) {
