@@ -19,11 +19,14 @@ use crate::x509::{rfc2253, rfc3339, sha256_hex};
 /// chain comes close).
 const MAX_PATH: usize = 8;
 
-pub enum Verdict<'a> {
+/// A chain's verdict, the trusted CA named by `A`: the CA itself ([`Verdict`]), or its
+/// place in the trusted set (as the memo keeps it, without the borrow).
+#[derive(Clone)]
+pub enum ChainVerdict<A> {
     /// The chain verifies up to this trusted CA, through the presented certificates at
     /// these positions (the leaf first).
     Trusted {
-        anchor: &'a LocalCert,
+        anchor: A,
         path: Vec<usize>,
         /// What the checks along the path need of its certificates.
         facts: std::sync::Arc<PathFacts>,
@@ -37,6 +40,35 @@ pub enum Verdict<'a> {
         /// not verify the signature.
         hint: Option<String>,
     },
+}
+
+pub type Verdict<'a> = ChainVerdict<&'a LocalCert>;
+
+impl<A> ChainVerdict<A> {
+    fn map_anchor<B>(self, f: impl FnOnce(A) -> B) -> ChainVerdict<B> {
+        match self {
+            ChainVerdict::Trusted {
+                anchor,
+                path,
+                facts,
+            } => ChainVerdict::Trusted {
+                anchor: f(anchor),
+                path,
+                facts,
+            },
+            ChainVerdict::Unknown {
+                stopped_at,
+                issuer,
+                evidence,
+                hint,
+            } => ChainVerdict::Unknown {
+                stopped_at,
+                issuer,
+                evidence,
+                hint,
+            },
+        }
+    }
 }
 
 /// What the checks along a verified path read of its certificates, taken while they are
@@ -119,10 +151,18 @@ pub fn verify<'a>(chain: &[Vec<u8>], anchors: &[&'a LocalCert]) -> Option<Verdic
             .map(|(_, v)| v.clone())
     });
     if let Some(found) = found {
-        return found.map(|v| v.with(anchors));
+        // The anchors match the key: the same place names the same CA.
+        return found.map(|v| v.map_anchor(|i| anchors[i]));
     }
     let verdict = walk(chain, anchors);
-    let kept = verdict.as_ref().map(|v| Kept::of(v, anchors));
+    let kept = verdict.clone().map(|v| {
+        v.map_anchor(|anchor| {
+            anchors
+                .iter()
+                .position(|a| std::ptr::eq(*a, anchor))
+                .expect("the anchor is one of the set")
+        })
+    });
     VERDICTS.with(|m| {
         let mut m = m.borrow_mut();
         let bytes: usize = chain.iter().map(Vec::len).sum();
@@ -189,76 +229,7 @@ impl MemoKey {
 }
 
 /// A verdict without its borrow of the trusted CAs: the anchor by its place in the set.
-#[derive(Clone)]
-enum Kept {
-    Trusted {
-        anchor: usize,
-        path: Vec<usize>,
-        facts: std::sync::Arc<PathFacts>,
-    },
-    Unknown {
-        stopped_at: String,
-        issuer: String,
-        evidence: Vec<String>,
-        hint: Option<String>,
-    },
-}
-
-impl Kept {
-    fn of(v: &Verdict<'_>, anchors: &[&LocalCert]) -> Kept {
-        match v {
-            Verdict::Trusted {
-                anchor,
-                path,
-                facts,
-            } => Kept::Trusted {
-                anchor: anchors
-                    .iter()
-                    .position(|a| std::ptr::eq(*a, *anchor))
-                    .expect("the anchor is one of the set"),
-                path: path.clone(),
-                facts: facts.clone(),
-            },
-            Verdict::Unknown {
-                stopped_at,
-                issuer,
-                evidence,
-                hint,
-            } => Kept::Unknown {
-                stopped_at: stopped_at.clone(),
-                issuer: issuer.clone(),
-                evidence: evidence.clone(),
-                hint: hint.clone(),
-            },
-        }
-    }
-
-    /// `anchors` match the key: the same place names the same CA.
-    fn with<'a>(self, anchors: &[&'a LocalCert]) -> Verdict<'a> {
-        match self {
-            Kept::Trusted {
-                anchor,
-                path,
-                facts,
-            } => Verdict::Trusted {
-                anchor: anchors[anchor],
-                path,
-                facts,
-            },
-            Kept::Unknown {
-                stopped_at,
-                issuer,
-                evidence,
-                hint,
-            } => Verdict::Unknown {
-                stopped_at,
-                issuer,
-                evidence,
-                hint,
-            },
-        }
-    }
-}
+type Kept = ChainVerdict<usize>;
 
 /// The verdicts kept, by the hash of their key (almost always one per hash).
 #[derive(Default)]
