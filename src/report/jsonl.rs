@@ -222,9 +222,9 @@ impl JsonlWriter {
         Ok(())
     }
 
-    /// `"server_certificates": [...]` (and, compact, `"server_local_files": [...]`).
-    /// A presented certificate's `local_files`, from the JSON kept for its SHA-256 when
-    /// they are the same as last time.
+    /// A presented certificate's `local_files` (`[]` without serde when no local file
+    /// holds it, or none were searched), from the JSON kept for its SHA-256 when they are
+    /// the same as last time.
     fn local_files(&mut self, out: &mut Vec<u8>, p: &PresentedCert) -> Result<(), OutputError> {
         if p.local_files.is_empty() {
             out.extend_from_slice(b"[]");
@@ -256,6 +256,7 @@ impl JsonlWriter {
         Ok(())
     }
 
+    /// `"server_certificates": [...]` (and, compact, `"server_local_files": [...]`).
     fn chain_field(
         &mut self,
         out: &mut Vec<u8>,
@@ -504,8 +505,6 @@ fn sha_bytes(hex: &str) -> [u8; 32] {
     d.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, b).as_ref());
     d
 }
-
-/// `[]` without serde when no local file holds the certificate (or none were searched).
 
 fn certificate_request_json(
     out: &mut Vec<u8>,
